@@ -1,0 +1,245 @@
+"""Guess which catalog column holds which field from header texts, by synonyms in several languages.
+
+Pure Python (no Django): used by the parser and shown to the user, who confirms or changes it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+FIELDS = (
+    "artist",
+    "title",
+    "version",
+    "isrc",
+    "upc",
+    "album",
+    "label",
+    "duration",
+    "spotify",
+    "youtube",
+)
+
+# Most specific first: when two headers match the same field, the one earlier in its list wins
+# ("Track Artist" beats "Artist", which beats "Album Artist"). Matching is exact on the header key
+# (see header_key), never by substring: "Spotify Streams" must not become the Spotify id column.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "artist": (
+        "Track Artist",
+        "Display Artist",
+        "Primary Artist",
+        "Main Artist",
+        "Recording Artist",
+        "Artist",
+        "Artist Name",
+        "Artists",
+        "Artist(s)",
+        "Track Artists",
+        "Performer",
+        "Performers",
+        "Main Performer",
+        "Künstler",
+        "Künstlername",
+        "Interpret",
+        "Interpreten",
+        "Interprète",
+        "Intérprete",
+        "Interprete",
+        "Artiste",
+        "Artistes",
+        "Nom de l'artiste",
+        "Artista",
+        "Artistas",
+        "Artista principal",
+        "Nombre del artista",
+        "Nome artista",
+        "Artiest",
+        "Artysta",
+        "Album Artist",
+    ),
+    "title": (
+        "Track Title",
+        "Recording Title",
+        "Song Title",
+        "Title",
+        "Track Name",
+        "Song Name",
+        "Song",
+        "Track",
+        "Recording",
+        "Titel",
+        "Tracktitel",
+        "Songtitel",
+        "Titre",
+        "Titre du morceau",
+        "Morceau",
+        "Chanson",
+        "Título",
+        "Título de la canción",
+        "Canción",
+        "Nombre de la canción",
+        "Titolo",
+        "Brano",
+        "Titolo brano",
+        "Tytuł",
+        "Name",
+    ),
+    "version": (
+        "Version Title",
+        "Track Version",
+        "Version",
+        "Mix",
+        "Mix Name",
+        "Mix Version",
+        "Subtitle",
+        "Versión",
+        "Fassung",
+        "Versione",
+    ),
+    "isrc": (
+        "ISRC",
+        "ISRC Code",
+        "ISRC Number",
+        "ISRC No",
+        "Track ISRC",
+        "Código ISRC",
+        "Code ISRC",
+    ),
+    "upc": (
+        "UPC",
+        "EAN",
+        "UPC/EAN",
+        "EAN/UPC",
+        "Barcode",
+        "UPC Code",
+        "EAN Code",
+        "Release UPC",
+        "Product UPC",
+        "Album UPC",
+        "GTIN",
+        "Strichcode",
+        "Code-barres",
+        "Código de barras",
+    ),
+    "album": (
+        "Album",
+        "Album Name",
+        "Album Title",
+        "Release",
+        "Release Title",
+        "Release Name",
+        "Product Title",
+        "Product Name",
+        "Albumtitel",
+        "Titre de l'album",
+        "Álbum",
+        "Nombre del álbum",
+        "Titolo album",
+    ),
+    "label": (
+        "Label",
+        "Record Label",
+        "Label Name",
+        "Imprint",
+        "Plattenlabel",
+        "Maison de disques",
+        "Sello",
+        "Sello discográfico",
+        "Etichetta",
+    ),
+    "duration": (
+        "Duration",
+        "Duration (ms)",
+        "Duration ms",
+        "Track Duration",
+        "Length",
+        "Length (ms)",
+        "Track Length",
+        "Running Time",
+        "Runtime",
+        "Play Time",
+        "Time",
+        "Durée",
+        "Dauer",
+        "Länge",
+        "Laufzeit",
+        "Duración",
+        "Durata",
+        "Duração",
+    ),
+    "spotify": (
+        "Spotify ID",
+        "Spotify Track ID",
+        "Spotify URI",
+        "Spotify Track URI",
+        "Spotify URL",
+        "Spotify Track URL",
+        "Spotify Link",
+        "Spotify",
+    ),
+    "youtube": (
+        "YouTube ID",
+        "YouTube Video ID",
+        "YouTube URL",
+        "YouTube Video URL",
+        "YouTube Link",
+        "YouTube",
+        "YT ID",
+        "YT URL",
+        "Video ID",
+        "Video URL",
+    ),
+}
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def header_key(header: str) -> str:
+    """Reduce a header to lowercase ASCII letters and digits: case, spacing, punctuation and accents
+    do not matter ("Track_Name", "track name", "TrackName" and "Tráck-Name" give "trackname")."""
+    text = _CAMEL.sub(" ", header)
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _NON_ALNUM.sub("", text)
+
+
+# key -> (field, rank); a key belongs to one field only (the first one listing it).
+_KEYS: dict[str, tuple[str, int]] = {}
+for _field in FIELDS:
+    for _rank, _synonym in enumerate(SYNONYMS[_field]):
+        _KEYS.setdefault(header_key(_synonym), (_field, _rank))
+
+
+def guess_mapping(headers: Sequence[str]) -> dict[str, int]:
+    """Map each recognised field to the index of the column that holds it.
+
+    Each column serves one field at most; when several columns match a field, the most specific
+    synonym wins, then the leftmost column.
+    """
+    candidates: list[tuple[int, int, int, str]] = []
+    for index, header in enumerate(headers):
+        found = _KEYS.get(header_key(header or ""))
+        if found:
+            field, rank = found
+            candidates.append((rank, FIELDS.index(field), index, field))
+    mapping: dict[str, int] = {}
+    used: set[int] = set()
+    for _rank, _order, index, field in sorted(candidates):
+        if field not in mapping and index not in used:
+            mapping[field] = index
+            used.add(index)
+    return {field: mapping[field] for field in FIELDS if field in mapping}
+
+
+def duration_unit(header: str) -> str | None:
+    """ "ms" when the header says the durations are in milliseconds ("Duration (ms)", "duration_ms",
+    "Length in milliseconds"), "s" when it says seconds, None when it does not say."""
+    key = header_key(header)
+    if key.endswith("ms") or "millisec" in key or "msec" in key:
+        return "ms"
+    if key.endswith(("sec", "secs", "seconds", "s")) and key not in _KEYS:
+        return "s"
+    return None
