@@ -1,0 +1,108 @@
+"""Blocking keys and the compact normalized form stored with every dataset track.
+
+Each track gets two indexed equality keys, so that a typo on one side still finds the candidate
+through the other: the primary artist key and the title key. Both come from
+matcher.engine.normalize; the scorer reads the same compact form back (TrackSide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from matcher.engine.normalize import Artists, Title, normalize_artists, normalize_title, translit
+
+KEY_MAX = 255  # column width of the key columns
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSide:
+    """What the scorer needs of one side of a pair; stored as columns for dataset tracks."""
+
+    artist_key: str
+    title_key: str
+    artists: tuple[str, ...]  # comparison keys: primary first, then featured and split-off ones
+    primary_count: int  # how many of `artists` are primary credits
+    version: str  # "" for the original recording, else e.g. "live", "remix"
+    duration_s: float | None = None
+    album_key: str = ""
+
+    @property
+    def artists_norm(self) -> str:
+        """The stored form of `artists`: primary names, '|', then the others."""
+        return (
+            "|".join(self.artists[: self.primary_count])
+            + "||"
+            + "|".join(self.artists[self.primary_count :])
+        )
+
+    @classmethod
+    def from_stored(
+        cls,
+        *,
+        artist_key: str,
+        title_key: str,
+        artists_norm: str,
+        version: str,
+        duration_s: float | None,
+        album_key: str = "",
+    ) -> TrackSide:
+        primary_part, _, other_part = artists_norm.partition("||")
+        primary = tuple(a for a in primary_part.split("|") if a)
+        others = tuple(a for a in other_part.split("|") if a)
+        return cls(
+            artist_key=artist_key,
+            title_key=title_key,
+            artists=primary + others,
+            primary_count=len(primary),
+            version=version,
+            duration_s=duration_s,
+            album_key=album_key,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A normalized record with the details evidence shows (rules that fired, display forms)."""
+
+    side: TrackSide
+    artists: Artists
+    title: Title
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return self.artists.rules + self.title.rules
+
+
+def prepare(
+    *,
+    artists: str | Sequence[str],
+    title: str,
+    version: str = "",
+    album: str = "",
+    duration_s: float | None = None,
+) -> Prepared:
+    """Normalize one record (catalog row or dataset track) into its comparable form.
+
+    `version` is a separate version column some catalogs have ("Live", "2009 Remaster"); it is
+    read as if it stood in brackets after the title.
+    """
+    norm_artists = normalize_artists(artists)
+    full_title = f"{title} ({version})" if version and version.strip() else title
+    norm_title = normalize_title(full_title, artists=norm_artists)
+    primary = tuple(dict.fromkeys(a for a in norm_artists.primary if a))
+    others: list[str] = []
+    for name in (*norm_artists.featured, *norm_title.featured, norm_title.artist_in_title):
+        if name and name not in primary and name not in others:
+            others.append(name)
+    artist_key = norm_artists.key or norm_title.artist_in_title
+    side = TrackSide(
+        artist_key=artist_key[:KEY_MAX],
+        title_key=norm_title.key[:KEY_MAX],
+        artists=primary + tuple(others),
+        primary_count=len(primary),
+        version=norm_title.version.label[:64],
+        duration_s=duration_s,
+        album_key=translit(album)[:KEY_MAX] if album else "",
+    )
+    return Prepared(side=side, artists=norm_artists, title=norm_title)

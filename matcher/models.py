@@ -1,0 +1,251 @@
+"""Datasets (with versions and provenance), match runs, matches and their evidence."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Organization
+from uploads.models import Catalog, CatalogRow
+
+
+class Dataset(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    publisher = models.CharField(max_length=200, blank=True)
+    source_url = models.URLField(max_length=500, blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    current_version = models.ForeignKey(
+        "DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class DatasetVersion(models.Model):
+    class Status(models.TextChoices):
+        IMPORTING = "importing", "Importing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 over the source files, in order")
+    files = models.JSONField(default=list, help_text="[{name, bytes, sha256}]")
+    file_format = models.CharField(max_length=32)
+    normalizer_version = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IMPORTING)
+    row_count = models.PositiveBigIntegerField(default=0)
+    problem_count = models.PositiveBigIntegerField(default=0)
+    problems = models.JSONField(default=list, help_text="First problems: [{file, row, reason}]")
+    duplicate_count = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="version_number_unique"),
+            models.UniqueConstraint(fields=["dataset", "sha256"], name="version_content_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.slug} v{self.number} ({self.sha256[:12]})"
+
+
+class DatasetTrack(models.Model):
+    """One track of one dataset version. Keys are built at import by matcher.engine."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed through the composite indexes below, which all lead with or include it.
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.CASCADE, related_name="tracks", db_index=False
+    )
+    track_id = models.CharField(max_length=128, help_text="The dataset's own id")
+    artist = models.TextField(help_text="Credited artists as published, joined with '; '")
+    title = models.TextField()
+    album = models.TextField(blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    isrc = models.CharField(max_length=12, blank=True)
+    url = models.TextField(blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    source_file = models.CharField(max_length=255)
+    source_row = models.PositiveBigIntegerField()
+    # Normalized forms and blocking keys (see docs/matching.md).
+    artist_key = models.CharField(max_length=255, db_index=False)
+    title_key = models.CharField(max_length=255, db_index=False)
+    artists_norm = models.TextField(help_text="Normalized artist names joined with '|'")
+    version_label = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["title_key", "version"], name="track_title_key"),
+            models.Index(fields=["artist_key", "version"], name="track_artist_key"),
+            models.Index(fields=["version", "track_id"], name="track_dataset_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.artist} - {self.title}"
+
+
+class TrackIdentifier(models.Model):
+    """Identifiers in canonical form (see matcher.engine.identifiers), for exact matching."""
+
+    id = models.BigAutoField(primary_key=True)
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    track = models.ForeignKey(DatasetTrack, on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(max_length=16)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "value", "version"], name="identifier_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class MatchRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TERMINAL = (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="match_runs"
+    )
+    catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="runs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    dataset_versions = models.ManyToManyField(DatasetVersion, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    thresholds = models.JSONField(default=dict)
+    engine_version = models.CharField(max_length=32)
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.catalog}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.is_finished else 0
+        return min(100, (100 * self.rows_done) // self.total_rows)
+
+
+class MatchChunk(models.Model):
+    """A slice of catalog rows (by primary key range) matched by one task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_row_id = models.BigIntegerField()
+    last_row_id = models.BigIntegerField()
+    row_count = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="chunk_index_unique")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of run {self.run_id}"
+
+
+class RowResult(models.Model):
+    """The outcome for one catalog row in one run: every row gets exactly one."""
+
+    class Status(models.TextChoices):
+        MATCHED = "matched", "Matched"
+        UNMATCHED = "unmatched", "Unmatched"
+        INVALID = "invalid", "Invalid"
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="row_results")
+    catalog_row = models.ForeignKey(CatalogRow, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    best_kind = models.CharField(max_length=10, blank=True)
+    best_confidence = models.PositiveSmallIntegerField(default=0)
+    candidates_considered = models.PositiveIntegerField(default=0)
+    top_candidates = models.JSONField(
+        default=list, help_text="Best candidates considered, matched or not, with their scores"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "catalog_row"], name="one_result_per_row")
+        ]
+        indexes = [models.Index(fields=["run", "status"], name="rowresult_status")]
+
+    def __str__(self) -> str:
+        return f"row {self.catalog_row_id} in run {self.run_id}: {self.status}"
+
+
+class Match(models.Model):
+    class Kind(models.TextChoices):
+        IDENTIFIER = "identifier", "Identifier"
+        EXACT = "exact", "Exact"
+        STRONG = "strong", "Strong"
+        VERSION = "version", "Other version"
+        POSSIBLE = "possible", "Possible"
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="matches")
+    catalog_row = models.ForeignKey(CatalogRow, on_delete=models.CASCADE, related_name="matches")
+    track = models.ForeignKey(DatasetTrack, on_delete=models.PROTECT, related_name="matches")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="matches")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    confidence = models.PositiveSmallIntegerField()
+    rank = models.PositiveSmallIntegerField(default=1, help_text="1 = best in this dataset")
+    artist_score = models.FloatField(null=True)
+    title_score = models.FloatField(null=True)
+    duration_delta_s = models.FloatField(null=True)
+    version_note = models.CharField(max_length=200, blank=True)
+    evidence = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["catalog_row_id", "dataset_id", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "catalog_row", "track"], name="one_match_per_pair"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["run", "dataset", "kind"], name="match_run_dataset_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} match of row {self.catalog_row_id} to track {self.track_id}"

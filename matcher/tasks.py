@@ -1,0 +1,41 @@
+"""Celery tasks: thin wrappers that take ids, call one service, and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError, InterfaceError, close_old_connections
+
+from matcher import services
+
+logger = logging.getLogger(__name__)
+
+CHUNK_RETRIES = 5
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def match_run_dispatch(run_id: int) -> int:
+    """Fan a run out into one task per chunk."""
+    chunk_ids = services.match_run_begin(run_id=run_id)
+    for chunk_id in chunk_ids:
+        match_chunk.delay(run_id, chunk_id)
+    return len(chunk_ids)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=CHUNK_RETRIES)
+def match_chunk(self, run_id: int, chunk_id: int) -> int:  # type: ignore[no-untyped-def]
+    try:
+        return services.match_chunk_process(chunk_id=chunk_id)
+    except (DatabaseError, InterfaceError) as exc:
+        # A dropped connection or a deadlock: the chunk's transaction wrote nothing, so the
+        # same chunk can simply run again on a fresh connection.
+        close_old_connections()
+        if self.request.retries < CHUNK_RETRIES:
+            raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+        services.match_run_fail(run_id=run_id, reason=f"matching failed: {exc}")
+        raise
+    except Exception as exc:
+        logger.exception("match chunk failed", extra={"run": run_id, "chunk": chunk_id})
+        services.match_run_fail(run_id=run_id, reason=f"matching failed: {exc}")
+        raise

@@ -1,0 +1,87 @@
+"""Uploaded catalogs and their rows, kept as the label sent them (row numbers and raw cells)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Organization
+
+
+class Catalog(models.Model):
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="catalogs"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    name = models.CharField(max_length=255, help_text="The file name as uploaded (display only)")
+    stored_file = models.CharField(
+        max_length=255, help_text="Random file name under MEDIA_ROOT/catalogs"
+    )
+    file_format = models.CharField(max_length=8)
+    file_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    sheet_name = models.CharField(max_length=255, blank=True)
+    header_row = models.PositiveIntegerField(default=1)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict, help_text="field -> column index")
+    encoding = models.CharField(max_length=32, blank=True)
+    mojibake_repaired = models.PositiveIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    invalid_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CatalogRow(models.Model):
+    class Status(models.TextChoices):
+        VALID = "valid", "Valid"
+        INVALID = "invalid", "Invalid"
+
+    catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField(help_text="Row number as the spreadsheet shows it")
+    cells = models.JSONField(default=dict, help_text="Header -> raw cell text")
+    artist = models.TextField(blank=True)
+    title = models.TextField(blank=True)
+    version = models.TextField(blank=True)
+    album = models.TextField(blank=True)
+    label = models.TextField(blank=True)
+    isrc = models.CharField(max_length=12, blank=True)
+    upc = models.CharField(max_length=14, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    spotify_id = models.CharField(max_length=32, blank=True)
+    youtube_id = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.VALID)
+    problems = models.JSONField(default=list, help_text="[{column, message}]")
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+    dedup_key = models.CharField(
+        max_length=32, blank=True, help_text="Hash of the folded artist, title, version and ISRC"
+    )
+
+    class Meta:
+        ordering = ["catalog", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["catalog", "row_number"], name="one_row_per_number")
+        ]
+        indexes = [models.Index(fields=["catalog", "dedup_key"], name="catalogrow_dedup")]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.artist} - {self.title}"
+
+    @property
+    def problem_text(self) -> str:
+        return "; ".join(f"{p['column']}: {p['message']}" for p in self.problems)
