@@ -89,7 +89,8 @@ def generic_dataset(db):  # type: ignore[no-untyped-def]
     return Dataset.objects.get(slug="demo-generic")
 
 
-def _worker_env() -> dict[str, str]:
+def subprocess_env() -> dict[str, str]:
+    """Environment for a child process (worker, manage.py) that uses the test database."""
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     env["DATABASE_URL"] = (
@@ -110,7 +111,8 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen[bytes]]
     if not settings.REDIS_URL:
         pytest.skip("worker tests need Redis (REDIS_URL)")
     celery_app.control.purge()
-    log = open(Path(settings.MEDIA_ROOT).parent / "worker.log", "wb")  # noqa: SIM115
+    log_path = Path(settings.MEDIA_ROOT).parent / "worker.log"
+    log = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -131,11 +133,12 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen[bytes]]
             "--without-mingle",
         ],
         cwd=REPO,
-        env=_worker_env(),
+        env=subprocess_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    proc.log_path = str(log_path)  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
     name = f"test-{os.getpid()}@"
     while time.monotonic() < deadline:

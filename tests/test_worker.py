@@ -1,0 +1,81 @@
+"""The match pipeline through a real Celery worker process and the real Redis broker."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from accounts.services import organization_get_or_create
+from matcher.models import MatchChunk, MatchRun, RowResult
+from matcher.services import match_run_start
+from uploads.services import catalog_create
+
+SKELETON = Path(__file__).parent / "data" / "skeleton"
+
+
+def _wait_finished(run: MatchRun, timeout: float = 90.0) -> MatchRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.is_finished:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run.pk} still {run.status} after {timeout} s")
+
+
+@pytest.mark.worker
+def test_a_run_split_into_chunks_completes_on_a_real_worker(celery_worker_process, settings):
+    settings.MATCH_CHUNK_ROWS = 3  # 14 rows -> 5 chunk tasks shared by the worker's 2 processes
+    call_command(
+        "import_dataset",
+        "spotify-sample",
+        str(SKELETON / "tracks_generic.csv"),
+        "--format",
+        "generic-csv",
+        "--no-progress",
+    )
+    org = organization_get_or_create(slug="worker-label")
+    with (SKELETON / "catalog.csv").open("rb") as fh:
+        catalog = catalog_create(organization=org, stream=fh, filename="catalog.csv")
+    run = match_run_start(catalog=catalog)
+    assert run.chunk_count == 5
+
+    run = _wait_finished(run)
+
+    assert run.status == MatchRun.Status.DONE, run.error
+    assert run.rows_done == run.total_rows == 14
+    assert MatchChunk.objects.filter(run=run, status=MatchChunk.Status.DONE).count() == 5
+    results = RowResult.objects.filter(run=run)
+    assert results.count() == 14
+    assert results.filter(status="matched").count() == 10
+    assert results.filter(status="invalid").count() == 2
+    # The chunks really ran in the worker process: its log has each task succeeding.
+    log = Path(celery_worker_process.log_path).read_text(errors="replace")
+    # (Two pool processes write the same file, so lines can interleave: count by pattern.)
+    succeeded = re.findall(r"Task matcher\.tasks\.match_chunk\[[0-9a-f-]+\] succeeded", log)
+    assert len(succeeded) == 5
+
+
+@pytest.mark.worker
+def test_match_catalog_command_waits_for_the_worker_and_writes_the_report(
+    celery_worker_process, tmp_path
+):
+    call_command(
+        "import_dataset",
+        "spotify-sample",
+        str(SKELETON / "tracks_generic.csv"),
+        "--format",
+        "generic-csv",
+        "--no-progress",
+    )
+    out = tmp_path / "report.csv"
+    call_command(
+        "match_catalog", str(SKELETON / "catalog.csv"), "--org", "w-label", "--out", str(out)
+    )
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("catalog_row,status,dataset,dataset_track_id,match_kind,confidence,")
+    assert ",matched,spotify-sample,63OQupATfueTdZMWTxW03A,identifier,100," in text
