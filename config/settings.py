@@ -178,7 +178,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900)
 # Longer than the longest task, so Redis does not redeliver a chunk that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300)
 }
 # Several deployments (or test runs) can share one Redis: each keeps to its own keys.
 if env_str("CELERY_KEY_PREFIX"):
@@ -186,6 +186,12 @@ if env_str("CELERY_KEY_PREFIX"):
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"matcher.tasks.match_chunk": {"queue": "matching"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "match-runs-watchdog": {
+        "task": "matcher.tasks.match_runs_watchdog",
+        "schedule": float(env_int("MATCH_WATCHDOG_INTERVAL", 60)),
+    },
+}
 
 # Matching. Thresholds are recorded on every run, so a report says what it was made with.
 MATCH_CHUNK_ROWS = env_int("MATCH_CHUNK_ROWS", 500)
@@ -196,6 +202,11 @@ MATCH_THRESHOLDS = {
     "title_min": env_int("MATCH_TITLE_MIN", 70),
 }
 MATCH_MAX_PER_DATASET = env_int("MATCH_MAX_PER_DATASET", 3)
+# A run with no finished chunk for this long has lost its tasks: the watchdog re-queues them,
+# and gives up (the run fails with a reason) after MATCH_GIVE_UP_SECONDS without progress.
+MATCH_STALL_SECONDS = env_int("MATCH_STALL_SECONDS", 600)
+MATCH_GIVE_UP_SECONDS = env_int("MATCH_GIVE_UP_SECONDS", 6 * 3600)
+MATCH_CHUNK_MAX_ATTEMPTS = env_int("MATCH_CHUNK_MAX_ATTEMPTS", 5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

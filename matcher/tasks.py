@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
-from matcher import services
+from matcher import services, watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +39,19 @@ def match_chunk(self, run_id: int, chunk_id: int) -> int:  # type: ignore[no-unt
         logger.exception("match chunk failed", extra={"run": run_id, "chunk": chunk_id})
         services.match_run_fail(run_id=run_id, reason=f"matching failed: {exc}")
         raise
+
+
+@shared_task(ignore_result=True)
+def match_runs_watchdog() -> dict[str, int]:
+    """Periodic (celery beat): re-queue the unfinished work of runs whose tasks were lost."""
+    report = watchdog.match_runs_check()
+    for run_id in report.redispatch:
+        match_run_dispatch.delay(run_id)
+    for run_id, chunk_ids in report.requeue.items():
+        for chunk_id in chunk_ids:
+            match_chunk.delay(run_id, chunk_id)
+    return {
+        "redispatched": len(report.redispatch),
+        "requeued": sum(len(v) for v in report.requeue.values()),
+        "failed": len(report.failed),
+    }

@@ -103,59 +103,89 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen[bytes]]:  # type: ignore[no-untyped-def]
-    """A real `celery worker` process on the test database, through the real Redis broker."""
+class WorkerProcess:
+    """A real `celery worker` process (its own session, so it can be killed as a group)."""
+
+    def __init__(
+        self, log_path: Path, *, concurrency: int = 2, env: dict[str, str] | None = None
+    ) -> None:
+        self.log_path = log_path
+        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}"
+        self.env = {**subprocess_env(), **(env or {})}
+        self._log = open(log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "matching,default",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{self.name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+
+    def wait_ready(self, app=None, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+        app = app or celery_app
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited at start; see {self.log_path}")
+            replies = app.control.ping(timeout=1.0) or []
+            if any(next(iter(r)).startswith(self.name + "@") for r in replies):
+                return
+        self.kill()
+        raise RuntimeError(f"celery worker did not answer within {timeout:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes: no warm shutdown, no acks."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _require_worker_stack() -> None:
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("worker tests need PostgreSQL (DATABASE_URL)")
     if not settings.REDIS_URL:
         pytest.skip("worker tests need Redis (REDIS_URL)")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
+    """A real `celery worker` process on the test database, through the real Redis broker."""
+    _require_worker_stack()
     celery_app.control.purge()
-    log_path = Path(settings.MEDIA_ROOT).parent / "worker.log"
-    log = open(log_path, "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "matching,default",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"test-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=REPO,
-        env=subprocess_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    proc.log_path = str(log_path)  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
-    name = f"test-{os.getpid()}@"
-    while time.monotonic() < deadline:
-        replies = celery_app.control.ping(timeout=1.0) or []
-        if any(next(iter(r)).startswith(name) for r in replies):
-            break
-        if proc.poll() is not None:
-            raise RuntimeError("celery worker exited at start; see worker.log")
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError("celery worker did not answer within 60 s")
-    yield proc
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    log.close()
+    worker = WorkerProcess(Path(settings.MEDIA_ROOT).parent / "worker.log")
+    worker.wait_ready()
+    yield worker
+    worker.stop()

@@ -1,0 +1,96 @@
+"""Supervision of match runs: finds runs whose tasks were lost (a broker that lost its data, a
+worker that died before Redis redelivered) and puts their unfinished chunks back on the queue,
+or fails them with a reason the user sees.
+
+Re-queuing is always safe: a chunk task that finds its chunk done writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from matcher.models import MatchChunk, MatchRun
+from matcher.services import match_run_fail
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WatchdogReport:
+    redispatch: list[int] = field(default_factory=list)  # queued runs whose dispatch was lost
+    requeue: dict[int, list[int]] = field(default_factory=dict)  # run id -> pending chunk ids
+    failed: list[int] = field(default_factory=list)
+
+
+def match_runs_check(
+    *, stall_seconds: float | None = None, give_up_seconds: float | None = None
+) -> WatchdogReport:
+    """Decide what to do with runs that have made no progress for `stall_seconds`."""
+    stall = timedelta(seconds=stall_seconds or settings.MATCH_STALL_SECONDS)
+    give_up = timedelta(seconds=give_up_seconds or settings.MATCH_GIVE_UP_SECONDS)
+    now = timezone.now()
+    report = WatchdogReport()
+
+    for run in MatchRun.objects.filter(status=MatchRun.Status.QUEUED, chunk_count__gt=0):
+        if now - run.created_at >= stall:
+            report.redispatch.append(run.pk)
+
+    running = MatchRun.objects.filter(status=MatchRun.Status.RUNNING).annotate(
+        last_chunk=Max("chunks__finished_at")
+    )
+    for run in running:
+        last = max(t for t in (run.last_chunk, run.started_at, run.created_at) if t is not None)
+        if now - last < stall:
+            continue
+        worn = (
+            run.chunks.filter(
+                status=MatchChunk.Status.PENDING, attempts__gte=settings.MATCH_CHUNK_MAX_ATTEMPTS
+            )
+            .order_by("index")
+            .first()
+        )
+        if worn is not None:
+            match_run_fail(
+                run_id=run.pk,
+                reason=(
+                    f"part {worn.index + 1} of the catalog could not be matched"
+                    f" after {worn.attempts} attempts; the run was stopped. Start it again, "
+                    "and contact support if it fails again."
+                ),
+            )
+            report.failed.append(run.pk)
+            continue
+        if now - last >= give_up:
+            minutes = int(give_up.total_seconds() // 60)
+            match_run_fail(
+                run_id=run.pk,
+                reason=(
+                    f"no progress for {minutes} minutes: no worker picked up the remaining work. "
+                    "Check that workers are running, then start the run again."
+                ),
+            )
+            report.failed.append(run.pk)
+            continue
+        pending = list(
+            run.chunks.filter(status=MatchChunk.Status.PENDING)
+            .order_by("index")
+            .values_list("pk", flat=True)
+        )
+        if pending:
+            report.requeue[run.pk] = pending
+    if report.redispatch or report.requeue or report.failed:
+        logger.warning(
+            "match run watchdog acted",
+            extra={
+                "redispatch": report.redispatch,
+                "requeue": {k: len(v) for k, v in report.requeue.items()},
+                "failed": report.failed,
+            },
+        )
+    return report

@@ -1,0 +1,280 @@
+"""Faults with real processes: a killed worker, a restarted Redis, dropped database
+connections, lost tasks, and a cancelled run. Each must cost time, never correctness: every
+catalog row ends with exactly one result, and no match is written twice."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.db import connection
+
+from accounts.services import organization_get_or_create
+from config.celery import app as celery_app
+from matcher.importer import dataset_import
+from matcher.models import Match, MatchChunk, MatchRun, RowResult
+from matcher.services import match_run_begin, match_run_cancel, match_run_create, match_run_start
+from tests.conftest import REPO, WorkerProcess, _require_worker_stack, subprocess_env
+from uploads.models import Catalog
+from uploads.services import catalog_create
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+SKELETON = Path(__file__).parent / "data" / "skeleton"
+ROWS = 1200
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    _require_worker_stack()
+    celery_app.control.purge()
+    dataset_import(
+        slug="spotify-sample", paths=[SKELETON / "tracks_generic.csv"], file_format="generic-csv"
+    )
+    return tmp_path
+
+
+def _big_catalog(tmp_path: Path) -> Path:
+    """ROWS distinct rows over the sample's artists, so every chunk does real blocking work."""
+    with (SKELETON / "tracks_generic.csv").open(encoding="utf-8", newline="") as fh:
+        tracks = list(csv.DictReader(fh))
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Artist", "Title"])
+        for i in range(ROWS):
+            t = tracks[i % len(tracks)]
+            title = t["title"] if i < len(tracks) else f"{t['title']} (Take {i})"
+            out.writerow([t["artist"].split(";")[0], title])
+    return path
+
+
+def _catalog(tmp_path: Path, slug: str) -> Catalog:
+    org = organization_get_or_create(slug=slug)
+    with _big_catalog(tmp_path).open("rb") as fh:
+        return catalog_create(organization=org, stream=fh, filename="big.csv")
+
+
+def _wait(predicate, timeout: float, what: str, child=None) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if child is not None and child.poll() is not None:
+            output = child.stdout.read().decode(errors="replace") if child.stdout else ""
+            raise AssertionError(f"{child.args[:4]} exited {child.returncode}: {output}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _run(pk: int) -> MatchRun:
+    return MatchRun.objects.get(pk=pk)
+
+
+def _assert_accounted_once(run: MatchRun) -> None:
+    run.refresh_from_db()
+    assert run.status == MatchRun.Status.DONE, run.error
+    assert run.rows_done == run.total_rows == ROWS
+    assert run.chunks_done == run.chunk_count
+    assert MatchChunk.objects.filter(run=run, status="pending").count() == 0
+    results = RowResult.objects.filter(run=run)
+    assert results.count() == ROWS
+    assert results.values("catalog_row").distinct().count() == ROWS
+    # The first len(tracks) rows are the sample's own tracks: each is found, once per pair.
+    assert results.filter(status="matched").count() >= 60
+    pairs = Match.objects.filter(run=run).values_list("catalog_row_id", "track_id")
+    assert len(pairs) == len(set(pairs))
+
+
+def test_a_worker_killed_mid_run_loses_nothing(stack, settings):
+    settings.MATCH_CHUNK_ROWS = 10
+    catalog = _catalog(stack, "kill-label")
+    env = {"CELERY_VISIBILITY_TIMEOUT": "3"}
+    first = WorkerProcess(stack / "worker-a.log", concurrency=1, env=env)
+    first.wait_ready()
+    run = match_run_start(catalog=catalog)
+    _wait(lambda: _run(run.pk).chunks_done >= 3, 180, "three chunks done")
+    first.kill()
+    killed_at = _run(run.pk)
+    assert killed_at.status == MatchRun.Status.RUNNING
+    assert killed_at.chunks_done < killed_at.chunk_count
+
+    second = WorkerProcess(stack / "worker-b.log", concurrency=2, env=env)
+    try:
+        second.wait_ready()
+        _wait(lambda: _run(run.pk).is_finished, 180, "the run to finish on the second worker")
+    finally:
+        second.stop()
+    _assert_accounted_once(run)
+
+
+def test_dropped_database_connections_are_retried(stack, settings):
+    settings.MATCH_CHUNK_ROWS = 20
+    catalog = _catalog(stack, "db-drop-label")
+    worker = WorkerProcess(stack / "worker.log", concurrency=2)
+    try:
+        worker.wait_ready()
+        run = match_run_start(catalog=catalog)
+        _wait(lambda: _run(run.pk).chunks_done >= 1, 180, "the first chunk")
+        killed = 0
+        for _ in range(5):
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                killed += cur.fetchone()[0]
+            time.sleep(0.3)
+        assert killed >= 1, "the worker's connections were terminated at least once"
+        _wait(lambda: _run(run.pk).is_finished, 180, "the run to finish")
+    finally:
+        worker.stop()
+    _assert_accounted_once(run)
+
+
+def test_lost_tasks_are_found_by_the_periodic_check_and_requeued(stack, settings):
+    settings.MATCH_CHUNK_ROWS = 100
+    # One run whose dispatch task was lost, one whose chunk tasks were lost mid-way.
+    queued = match_run_create(catalog=_catalog(stack, "lost-a"))
+    running = match_run_create(catalog=_catalog(stack, "lost-b"))
+    assert match_run_begin(run_id=running.pk)  # chunks pending, but no task was ever sent
+    env = {"MATCH_STALL_SECONDS": "1", "MATCH_WATCHDOG_INTERVAL": "1"}
+    worker = WorkerProcess(stack / "worker.log", concurrency=2, env=env)
+    beat_log = (stack / "beat.log").open("wb")
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+         "-s", str(stack / "beat-schedule")],
+        cwd=REPO, env={**subprocess_env(), **env}, stdout=beat_log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        worker.wait_ready()
+        _wait(
+            lambda: _run(queued.pk).is_finished and _run(running.pk).is_finished,
+            120,
+            "both runs to be rescued",
+        )
+    finally:
+        beat.terminate()
+        beat.wait(timeout=30)
+        beat_log.close()
+        worker.stop()
+    assert "match_runs_watchdog" in (stack / "beat.log").read_text(errors="replace")
+    _assert_accounted_once(queued)
+    _assert_accounted_once(running)
+
+
+def test_cancel_stops_new_chunks_and_leaves_a_consistent_partial_report(stack, settings):
+    settings.MATCH_CHUNK_ROWS = 10
+    catalog = _catalog(stack, "cancel-label")
+    worker = WorkerProcess(stack / "worker.log", concurrency=1)
+    try:
+        worker.wait_ready()
+        run = match_run_start(catalog=catalog)
+        _wait(lambda: _run(run.pk).chunks_done >= 2, 180, "two chunks")
+        assert match_run_cancel(run=_run(run.pk))
+        # Let the worker drain the queue: each remaining task must now do nothing.
+        time.sleep(3)
+        settled = _run(run.pk).chunks_done
+        time.sleep(1)
+    finally:
+        worker.stop()
+    run.refresh_from_db()
+    assert run.status == MatchRun.Status.CANCELLED
+    assert run.chunks_done == settled < run.chunk_count
+    results = RowResult.objects.filter(run=run)
+    assert results.count() == run.rows_done < ROWS
+    assert MatchChunk.objects.filter(run=run, status="done").count() == run.chunks_done
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[tuple[int, list[str]]]:  # type: ignore[no-untyped-def]
+    """A Redis of this test's own (persistent, as in docker/compose.yaml), so restarting it
+    disturbs nothing else."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server not installed")
+    port = _free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+           "--appendonly", "yes", "--appendfsync", "always", "--save", ""]  # fmt: skip
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)]
+    _wait_port(port)
+    yield port, cmd
+    for p in procs:
+        p.kill()
+    for p in _restarted:
+        p.kill()
+    _restarted.clear()
+
+
+_restarted: list[subprocess.Popen[bytes]] = []
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"redis on {port} did not start")
+
+
+def test_a_redis_restart_during_a_run_does_not_need_manual_repair(stack, settings, private_redis):
+    port, cmd = private_redis
+    url = f"redis://127.0.0.1:{port}/0"
+    env = {"REDIS_URL": url, "CELERY_BROKER_URL": url, "CELERY_VISIBILITY_TIMEOUT": "5",
+           "MATCH_CHUNK_ROWS": "10"}  # fmt: skip
+    worker = WorkerProcess(stack / "worker.log", concurrency=1, env=env)
+    ping_app = Celery(
+        "ping", broker=url, broker_transport_options=celery_app.conf.broker_transport_options
+    )
+    out = stack / "report.csv"
+    producer = subprocess.Popen(
+        [sys.executable, "manage.py", "match_catalog", str(_big_catalog(stack)),
+         "--org", "redis-label", "--out", str(out), "--timeout", "240"],
+        cwd=REPO, env={**subprocess_env(), **env}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        worker.wait_ready(app=ping_app)
+        _wait(
+            lambda: MatchRun.objects.filter(
+                organization__slug="redis-label", chunks_done__gte=3
+            ).exists(),
+            180,
+            "three chunks",
+            producer,
+        )
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False)
+        time.sleep(1.5)
+        _restarted.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True))
+        _wait_port(port)
+        output, _ = producer.communicate(timeout=240)
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+        worker.stop()
+    assert producer.returncode == 0, output.decode(errors="replace")
+    run = MatchRun.objects.get(organization__slug="redis-label")
+    _assert_accounted_once(run)
+    with out.open(encoding="utf-8", newline="") as fh:
+        numbers = {int(r["catalog_row"]) for r in csv.DictReader(fh)}
+    assert numbers == set(range(2, ROWS + 2))
