@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from matcher.engine.normalize import Artists, Title, normalize_artists, normalize_title, translit
 
@@ -47,18 +48,25 @@ class TrackSide:
         duration_s: float | None,
         album_key: str = "",
     ) -> TrackSide:
-        primary_part, _, other_part = artists_norm.partition("||")
-        primary = tuple(a for a in primary_part.split("|") if a)
-        others = tuple(a for a in other_part.split("|") if a)
+        artists, primary_count = _parse_artists_norm(artists_norm)
         return cls(
             artist_key=artist_key,
             title_key=title_key,
-            artists=primary + others,
-            primary_count=len(primary),
+            artists=artists,
+            primary_count=primary_count,
             version=version,
             duration_s=duration_s,
             album_key=album_key,
         )
+
+
+@lru_cache(maxsize=65536)
+def _parse_artists_norm(artists_norm: str) -> tuple[tuple[str, ...], int]:
+    """Cached: a chunk's candidates repeat the same credits many times (an artist's tracks)."""
+    primary_part, _, other_part = artists_norm.partition("||")
+    primary = tuple(a for a in primary_part.split("|") if a)
+    others = tuple(a for a in other_part.split("|") if a)
+    return primary + others, len(primary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +114,27 @@ def prepare(
         album_key=translit(album)[:KEY_MAX] if album else "",
     )
     return Prepared(side=side, artists=norm_artists, title=norm_title)
+
+
+# Blocking limits. A key shared by more tracks than this ("various artists", a title such as
+# "intro") is not used to fetch candidates: scoring thousands of tracks per catalog row costs
+# more than it finds, and the row's other key still finds its match. Prefix ranges (the
+# fallback for a typo in both fields) must be more selective still.
+KEY_CAP = 1000
+# An artist with more tracks than ARTIST_WHOLE is blocked on (artist key, first character of the
+# title); one with more than ARTIST_KEY_CAP ("various artists") only through the title key.
+ARTIST_WHOLE = 50
+ARTIST_KEY_CAP = 20000
+PREFIX_CAP = 200
+PREFIX_MIN = 5  # shorter prefixes ("love", "the ") match far too many titles to be worth a query
+
+
+def prefix_key(key: str) -> str:
+    """The leading half of a key (at least PREFIX_MIN characters), for range blocking.
+
+    A typo in the second half of the artist or of the title keeps this prefix, so a row whose
+    exact keys both miss can still find its candidate by a range scan on the same btree index.
+    Empty when the key is too short to have a prefix different from itself.
+    """
+    prefix = key[: max(PREFIX_MIN, (len(key) + 1) // 2)]
+    return "" if prefix == key else prefix

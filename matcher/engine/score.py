@@ -6,15 +6,19 @@ forms from matcher.engine.keys; the combination rules are written up in docs/mat
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from matcher.engine.keys import TrackSide
 from matcher.engine.normalize import NORMALIZER_VERSION
 
-ENGINE_VERSION = f"score-1/norm-{NORMALIZER_VERSION}"
+ENGINE_VERSION = f"score-2/norm-{NORMALIZER_VERSION}"
 
 IDENTIFIER = "identifier"
 EXACT = "exact"
@@ -36,6 +40,9 @@ class Thresholds:
     possible: int = 75  # combined confidence at least this to be reported at all
     artist_min: int = 70  # below this artist similarity the pair is not the same recording
     title_min: int = 70
+    # A strong match needs the title at `strong`; the artist may be a little lower, because a
+    # typo in a short name costs more points ("Radiohaed" is 89) and the title tells songs apart.
+    artist_strong: int = 80
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -84,7 +91,13 @@ def artist_similarity(query: TrackSide, candidate: TrackSide) -> tuple[float, st
             s = fuzz.ratio(q, c)
             if s > best:
                 best = s
-    joined = fuzz.token_sort_ratio(" ".join(query.artists), " ".join(candidate.artists))
+    # Credit lists split differently ("Ariana Grande & The Weeknd" as one credit or two) are
+    # compared whole, primary credits only: featured names shared by a cover and the original
+    # ("Stay (with Alessia Cara)") must not carry another primary artist.
+    joined = fuzz.token_sort_ratio(
+        " ".join(query.artists[: max(1, query.primary_count)]),
+        " ".join(candidate.artists[: max(1, candidate.primary_count)]),
+    )
     if joined > best:
         return joined, "artist credits compared as a whole"
     return best, ""
@@ -97,6 +110,49 @@ def title_similarity(query: TrackSide, candidate: TrackSide) -> float:
         fuzz.ratio(query.title_key, candidate.title_key),
         fuzz.token_sort_ratio(query.title_key, candidate.title_key),
     )
+
+
+# Numbers that name a part of a series ("Vol. 52", "Part II", "No. 5", "Pt. 2"): two titles that
+# differ only there are different works, however similar the rest of the title is.
+_CUE = (
+    r"(?:part|pt|vol|volume|no|nr|number|num|chapter|chap|ch|episode|ep|op|opus|act|book"
+    r"|track|session|sessions|mvt|movement|side|round)"
+)
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "i": "1", "ii": "2",
+    "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10",
+    "xi": "11", "xii": "12",
+}  # fmt: skip
+_CUED_WORD = re.compile(rf"\b{_CUE} ({'|'.join(_NUMBER_WORDS)})\b")
+_DIGITS = re.compile(r"\d+")
+
+
+@lru_cache(maxsize=65536)
+def title_numbers(title_key: str) -> tuple[str, ...]:
+    """The numbers in a title key, sorted: digits anywhere, number words only after a cue word.
+
+    `vol 52` gives ("52",); `part ii` and `part two` give ("2",); `one` alone is a word, not a
+    number (Metallica's "One"). Leading zeros do not count ("Vol. 05" is "Vol. 5").
+    """
+    text = _CUED_WORD.sub(
+        lambda m: m.group(0).rsplit(" ", 1)[0] + " " + _NUMBER_WORDS[m.group(1)], title_key
+    )
+    return tuple(sorted(str(int(d)) for d in _DIGITS.findall(text)))
+
+
+ONE_EDIT_MIN_LEN = 4
+
+
+def one_edit(a: str, b: str) -> bool:
+    """True when `b` is `a` with one typo (a letter changed, added, dropped or two swapped).
+
+    Short keys lose many ratio points to one typo ("crush" / "crus" is 89, "muse" / "mues" 75);
+    when the other field agrees exactly, one edit is forgiven. Too short keys never are.
+    """
+    if min(len(a), len(b)) < ONE_EDIT_MIN_LEN:
+        return False
+    return bool(OSA.distance(a, b, score_cutoff=1) <= 1)
 
 
 def duration_score(delta: float | None) -> float | None:
@@ -124,10 +180,12 @@ def score_pair(
     evidence.
     """
     rules: list[str] = []
+    title = title_similarity(query, candidate)
+    if title < thresholds.title_min and not identifier:
+        return None  # most candidates found by the artist key end here, before artist scoring
     artist, artist_rule = artist_similarity(query, candidate)
     if artist_rule:
         rules.append(artist_rule)
-    title = title_similarity(query, candidate)
 
     delta: float | None = None
     if query.duration_s is not None and candidate.duration_s is not None:
@@ -154,14 +212,38 @@ def score_pair(
             rules.append("names disagree with the identifier: check the evidence")
         return Score(IDENTIFIER, 100, artist, title, delta, album, version_note, tuple(rules))
 
-    if artist < thresholds.artist_min:
+    title_typo = (
+        artist == 100.0 and title < 100.0 and one_edit(query.title_key, candidate.title_key)
+    )
+    artist_typo = (
+        title == 100.0
+        and artist < thresholds.artist_strong
+        and any(
+            one_edit(q, c) or one_edit(q, "the " + c)  # keys drop a leading "the"
+            for q in query.artists[: max(1, query.primary_count)]
+            for c in candidate.artists
+        )
+    )
+    if artist < thresholds.artist_min and not artist_typo:
         return None  # same title by someone else is a cover, not this recording
     if title < thresholds.title_min:
         return None
+    if query.title_key != candidate.title_key:
+        q_numbers = title_numbers(query.title_key)
+        c_numbers = title_numbers(candidate.title_key)
+        if q_numbers != c_numbers:
+            if q_numbers and c_numbers:
+                return None  # "Vol. 52" is not "Vol. 53", "Part 1" is not "Part 2"
+            rules.append(
+                "number on one side only: "
+                + " ".join(q_numbers or c_numbers)
+                + " (different part or work?)"
+            )
+            title = min(title, float(thresholds.strong - 1))
 
     if version_note:
         rules.append(version_note)
-        if artist >= thresholds.strong and title >= thresholds.strong:
+        if artist >= thresholds.artist_strong and title >= thresholds.strong:
             # Same song and artist, another recording: reported, but never as confident.
             return Score(
                 VERSION,
@@ -181,8 +263,16 @@ def score_pair(
     elif artist == 100.0 and title == 100.0:
         kind = EXACT
         confidence = 100.0 if dur is None or dur == 100.0 else confidence
-    elif artist >= thresholds.strong and title >= thresholds.strong:
+    elif artist >= thresholds.artist_strong and title >= thresholds.strong:
         kind = STRONG
+    elif title_typo:
+        rules.append("one typo in the title forgiven: the artist agrees exactly")
+        kind = STRONG
+        confidence = max(confidence, float(thresholds.strong))
+    elif artist_typo:
+        rules.append("one typo in the artist forgiven: the title agrees exactly")
+        kind = STRONG
+        confidence = max(confidence, float(thresholds.strong))
     else:
         kind = POSSIBLE
 
@@ -192,3 +282,57 @@ def score_pair(
         if conf < thresholds.possible:
             return None
     return Score(kind, conf, artist, title, delta, album, version_note, tuple(rules))
+
+
+# Picard calls a best candidate within 0.02 of the runner-up ambiguous; on our 0-100 scale, 2.
+AMBIGUITY_MARGIN = 2
+_KIND_RANK = {IDENTIFIER: 5, EXACT: 4, STRONG: 3, VERSION: 2, POSSIBLE: 1}
+
+
+def kind_rank(kind: str) -> int:
+    return _KIND_RANK.get(kind, 0)
+
+
+K = TypeVar("K", int, str)
+
+
+def rank_candidates(
+    query: TrackSide,
+    candidates: Iterable[tuple[K, TrackSide, str]],
+    thresholds: Thresholds,
+) -> list[tuple[Score, K]]:
+    """Score every (id, side, shared identifier) candidate; the matches, best first.
+
+    Ties are broken by the candidate id so the order never depends on fetch order.
+    """
+    scored: list[tuple[Score, K]] = []
+    for key, side, identifier in candidates:
+        score = score_pair(query, side, thresholds, identifier=identifier)
+        if score is not None:
+            scored.append((score, key))
+    scored.sort(key=lambda sk: (-kind_rank(sk[0].kind), -sk[0].confidence, sk[1]))
+    return scored
+
+
+def ambiguity_note(
+    best: Score, best_side: TrackSide, runner_up: Score, runner_side: TrackSide
+) -> str:
+    """A rule for the best match when the runner-up, another song, scores almost as well.
+
+    Two copies of the same recording (same normalized artist, title and version) are not
+    ambiguous; an identifier match never is.
+    """
+    if best.kind == IDENTIFIER or kind_rank(best.kind) != kind_rank(runner_up.kind):
+        return ""
+    if (best_side.artist_key, best_side.title_key, best_side.version) == (
+        runner_side.artist_key,
+        runner_side.title_key,
+        runner_side.version,
+    ):
+        return ""
+    if best.confidence - runner_up.confidence > AMBIGUITY_MARGIN:
+        return ""
+    return (
+        f"ambiguous: the runner-up scores {runner_up.confidence} against {best.confidence} "
+        f"(within {AMBIGUITY_MARGIN} points): check which one it is"
+    )

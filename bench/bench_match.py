@@ -1,0 +1,186 @@
+"""Matching at scale: a generated catalog against imported datasets on PostgreSQL, timed.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/trainwatch_bench_match \\
+    SECRET_KEY=bench-only-0123456789-abcdefghijklmnopqrstuvwxyz DEBUG=false \\
+        .venv/bin/python bench/bench_match.py --datasets bench-1m --catalog-rows 10000
+
+The datasets are imported beforehand with `manage.py import_dataset` (files from
+bench/generate.py); see docs/benchmarks.md. The database name must contain "bench": this never
+runs against the development or test database.
+
+The catalog is built from the dataset itself (seeded): 30% of rows are dataset tracks with a
+typo, a case change or a remaster tag, 70% pair a dataset artist with another track's title
+(the artist is there, the song is not: the costly case for artist-key blocking). It is uploaded
+through uploads.services.catalog_create (not timed), then the run's chunks are matched by
+`matcher.services.match_chunk_process`, in-process, by 2 forked processes taking chunks in turn:
+a Celery prefork worker with the default concurrency of 2 on this 2-core machine, without the
+broker. Reported: rows/s over the timed matching, candidates per row, the kinds found, and the
+peak RSS of a matching process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from django.db.models import Avg, Count, Max, Min  # noqa: E402
+
+from accounts.services import organization_get_or_create  # noqa: E402
+from matcher.models import Dataset, DatasetTrack, RowResult  # noqa: E402
+from matcher.services import match_chunk_process, match_run_begin, match_run_create  # noqa: E402
+from uploads.services import catalog_create  # noqa: E402
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    if len(text) < 4:
+        return text
+    i = rng.randrange(1, len(text))
+    return text[:i] + rng.choice("aeiounrst") + text[i + 1 :]
+
+
+def sample_tracks(
+    version_ids: list[int], n: int, rng: random.Random
+) -> list[tuple[str, str, float | None]]:
+    """n tracks spread over the versions, read by random primary-key probes (no full scan)."""
+    bounds = DatasetTrack.objects.filter(version_id__in=version_ids).aggregate(
+        lo=Min("pk"), hi=Max("pk")
+    )
+    lo, hi = bounds["lo"], bounds["hi"]
+    picked: list[tuple[str, str, float | None]] = []
+    while len(picked) < n:
+        ids = sorted(rng.randint(lo, hi) for _ in range(min(20000, 2 * (n - len(picked)))))
+        for artist, title, duration in DatasetTrack.objects.filter(
+            pk__in=ids, version_id__in=version_ids
+        ).values_list("artist", "title", "duration_s"):
+            if artist and title:
+                picked.append((artist, title, duration))
+    rng.shuffle(picked)
+    return picked[:n]
+
+
+def catalog_csv(version_ids: list[int], rows: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    tracks = sample_tracks(version_ids, rows * 2, rng)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Artist", "Track Title", "Duration"])
+    for i in range(rows):
+        artist, title, duration = tracks[i]
+        if rng.random() < 0.3:
+            roll = rng.random()
+            if roll < 0.25:
+                title = _typo(title, rng)
+            elif roll < 0.4:
+                artist = _typo(artist, rng)
+            elif roll < 0.55:
+                artist, title = artist.upper(), title.lower()
+            elif roll < 0.7:
+                title += " - Remastered 2011"
+        else:
+            title = tracks[rows + i][1]  # the artist is in the dataset, this song is not
+        dur = "" if duration is None else f"{int(duration) // 60}:{int(duration) % 60:02d}"
+        writer.writerow([artist, title, dur])
+    return out.getvalue().encode()
+
+
+def _worker(chunk_ids: list[int], write_fd: int) -> None:
+    connections.close_all()  # a forked process must not share the parent's connection
+    started = time.perf_counter()
+    for chunk_id in chunk_ids:
+        match_chunk_process(chunk_id=chunk_id)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    os.write(write_fd, f"{peak_kb} {time.perf_counter() - started:.2f}\n".encode())
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", required=True, help="comma-separated dataset slugs")
+    parser.add_argument("--catalog-rows", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args(argv)
+    if "bench" not in str(settings.DATABASES["default"]["NAME"]):
+        print("refusing: DATABASE_URL must name a bench database (e.g. trainwatch_bench_match)")
+        return 2
+    if connection.vendor != "postgresql":
+        print("this benchmark is for PostgreSQL")
+        return 2
+
+    datasets = list(Dataset.objects.filter(slug__in=args.datasets.split(",")))
+    version_ids = [d.current_version_id for d in datasets if d.current_version_id]
+    dataset_rows = DatasetTrack.objects.filter(version_id__in=version_ids).count()
+    started = time.perf_counter()
+    data = catalog_csv(version_ids, args.catalog_rows, args.seed)
+    org = organization_get_or_create(slug="bench-match")
+    catalog = catalog_create(
+        organization=org, stream=io.BytesIO(data), filename=f"bench_{args.catalog_rows}.csv"
+    )
+    run = match_run_create(catalog=catalog, datasets=datasets)
+    chunk_ids = match_run_begin(run_id=run.pk)
+    print(
+        f"catalog of {catalog.row_count:,} rows built and uploaded in "
+        f"{time.perf_counter() - started:.1f} s; {len(chunk_ids)} chunks of "
+        f"{settings.MATCH_CHUNK_ROWS}; dataset rows {dataset_rows:,} ({args.datasets})"
+    )
+    load_before = os.getloadavg()
+    connections.close_all()
+    started = time.perf_counter()
+    read_fd, write_fd = os.pipe()
+    children = []
+    for p in range(args.processes):
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _worker(chunk_ids[p :: args.processes], write_fd)
+        children.append(pid)
+    os.close(write_fd)
+    for pid in children:
+        os.waitpid(pid, 0)
+    elapsed = time.perf_counter() - started
+    reports = os.read(read_fd, 4096).decode().split()
+    peaks = [int(v) for v in reports[0::2]]
+    run.refresh_from_db()
+    stats = RowResult.objects.filter(run=run).aggregate(
+        candidates=Avg("candidates_considered"), most=Max("candidates_considered")
+    )
+    kinds = dict(
+        RowResult.objects.filter(run=run)
+        .values_list("best_kind")
+        .annotate(n=Count("pk"))
+        .values_list("best_kind", "n")
+    )
+    load_after = os.getloadavg()
+    print(
+        f"run {run.pk} {run.status}: {run.rows_done:,} rows in {elapsed:.1f} s = "
+        f"{run.rows_done / elapsed:,.0f} rows/s with {args.processes} processes; "
+        f"candidates per row {stats['candidates'] or 0:.1f} (max {stats['most'] or 0}); "
+        f"peak RSS per process {max(peaks) / 1024:.0f} MB"
+    )
+    print("best kinds: " + ", ".join(f"{k or 'none'} {v:,}" for k, v in sorted(kinds.items())))
+    print(
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
+        f"(1 min; 2 cores shared with other work)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,482 @@
+"""Matching quality on a labelled set of real rows: precision, recall and F1 beside baselines.
+
+    .venv/bin/python bench/bench_quality.py [--seed 4] [--sources 1500] [--no-baselines]
+
+The dataset side is the real rows of ../shared/data (Spotify sample, Spotify playlists, the
+Million Song Dataset subset), with one row kept per crude (artist, title) identity so that the
+labels are unambiguous. Catalog rows are derived from sampled dataset rows with realistic
+variation, each labelled with the dataset row it must match and the kind expected:
+
+- confident (identifier/exact/strong): identical, case changed, accents stripped, a typo in the
+  artist, in the title or in both, featured artist moved between credit and title, artist order
+  swapped, a remaster tag added, the dataset copy replaced by a YouTube upload
+  ("Artist - Title (Official Video)" on "ArtistVEVO", "Artist - Topic" or a fan channel), and
+  a shared Spotify id with a damaged title;
+- version: the catalog row is a live, remix or acoustic version of the dataset's studio row;
+- no match (hard negatives): a cover (same title, another artist), the same artist with a song
+  the dataset does not hold, and the same title with another part number ("Vol. 2" -> "Vol. 3").
+  Distractors are also added to the dataset: covers and live versions of sampled songs.
+
+The engine runs in-process and without a database: `prepare` on both sides, blocking that mirrors
+matcher.services.block_candidates (exact title/artist keys with the same caps, then key-prefix
+ranges for the rows without a confident match) done with dicts and a sorted key list, and
+`rank_candidates` (the scorer the service uses). A row's prediction is its best match.
+Never reads ../shared/holdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import csv
+import random
+import re
+import sys
+import time
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from matcher.engine.keys import (  # noqa: E402
+    ARTIST_KEY_CAP,
+    ARTIST_WHOLE,
+    KEY_CAP,
+    PREFIX_CAP,
+    TrackSide,
+    prefix_key,
+    prepare,
+)
+from matcher.engine.score import (  # noqa: E402
+    CONFIDENT_KINDS,
+    ENGINE_VERSION,
+    VERSION,
+    Thresholds,
+    rank_candidates,
+)
+
+DATA = ROOT.parent / "shared" / "data"
+CONFIDENT = "confident"
+NONE = "none"
+
+
+@dataclass
+class Track:
+    id: int
+    artist: str
+    title: str
+    group: int  # tracks with the same group are the same recording
+    duration_s: float | None = None
+    spotify_id: str = ""
+
+
+@dataclass
+class Query:
+    artist: str
+    title: str
+    expected: str  # CONFIDENT, VERSION or NONE
+    group: int  # the recording it must match (-1 for NONE)
+    variation: str
+    duration_s: float | None = None
+    spotify_id: str = ""
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _crude(artist: str, title: str) -> tuple[str, str]:
+    """An identity independent of the engine: first artist and the title before any tag."""
+    first = artist.replace(";", ",").split(",")[0]
+    for cut in (" - ", "(", "["):
+        title = title.split(cut)[0]
+    return "".join(c for c in first.lower() if c.isalnum()), "".join(
+        c for c in title.lower() if c.isalnum()
+    )
+
+
+def load_real() -> list[Track]:
+    raw: list[tuple[str, str, float | None, str]] = []
+    for r in _read("spotify_tracks_sample_886.csv"):
+        raw.append((r["artists"], r["track_name"], int(r["duration_ms"]) / 1000, r["track_id"]))
+    for r in _read("spotify_playlists_21k.csv"):
+        raw.append((r["Artist"], r["Track"], None, ""))
+    for r in _read("msd_subset_unique_tracks.csv"):
+        raw.append((r["ArtistName"], r["SongTitle"], None, ""))
+    seen: set[tuple[str, str]] = set()
+    tracks: list[Track] = []
+    for artist, title, duration, sid in raw:
+        if not artist.strip() or not title.strip():
+            continue
+        crude = _crude(artist, title)
+        if not crude[0] or not crude[1] or crude in seen:
+            continue
+        seen.add(crude)
+        tracks.append(Track(len(tracks), artist, title, len(tracks), duration, sid))
+    return tracks
+
+
+_TAG_START = re.compile(r" - |\(|\[| feat| ft\.| featuring|;|,| & ", re.IGNORECASE)
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    """One typo in the name or title itself, never inside a tag or a feat. credit."""
+    cut = _TAG_START.search(text)
+    end = cut.start() if cut else len(text)
+    positions = [i for i, c in enumerate(text[:end]) if c.isalpha() and i > 0]
+    if len(positions) < 3:
+        return text
+    i = rng.choice(positions)
+    op = rng.choice(("sub", "del", "ins", "swap"))
+    letter = rng.choice("aeiourstnl")
+    if op == "sub":
+        return text[:i] + (letter if text[i].lower() != letter else "x") + text[i + 1 :]
+    if op == "del":
+        return text[:i] + text[i + 1 :]
+    if op == "ins":
+        return text[:i] + letter + text[i:]
+    if i + 1 < end and text[i + 1].isalpha() and text[i + 1] != text[i]:
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    return text[:i] + text[i + 1 :]
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _artists(artist: str) -> list[str]:
+    return [a.strip() for a in artist.split(";") if a.strip()]
+
+
+def build(seed: int, n_sources: int) -> tuple[list[Track], list[Query]]:
+    rng = random.Random(seed)
+    tracks = load_real()
+    crude_ids = {_crude(t.artist, t.title) for t in tracks}
+    artists = sorted({t.artist for t in tracks})
+    sources = rng.sample(tracks, n_sources)
+    with_id = [t for t in tracks if t.spotify_id]
+    queries: list[Query] = []
+    extra: list[Track] = []
+
+    def add_track(artist: str, title: str, group: int) -> None:
+        extra.append(Track(len(tracks) + len(extra), artist, title, group))
+
+    for s in sources:
+        names = _artists(s.artist)
+        roll = rng.random()
+        q = Query(s.artist, s.title, CONFIDENT, s.group, "identical", s.duration_s)
+        if roll < 0.06:
+            pass
+        elif roll < 0.12:
+            q.artist, q.title, q.variation = s.artist.upper(), s.title.lower(), "case"
+        elif roll < 0.17:
+            if _strip_accents(s.artist + s.title) != s.artist + s.title:
+                q.artist, q.title = _strip_accents(s.artist), _strip_accents(s.title)
+                q.variation = "accents"
+            else:
+                q.title, q.variation = s.title.title(), "title case"
+        elif roll < 0.27:
+            q.artist, q.variation = _typo(s.artist, rng), "artist typo"
+        elif roll < 0.37:
+            q.title, q.variation = _typo(s.title, rng), "title typo"
+        elif roll < 0.43:
+            q.artist, q.title = _typo(s.artist, rng), _typo(s.title, rng)
+            q.variation = "typo in both"
+        elif roll < 0.50:
+            if len(names) > 1:
+                q.artist = names[0]
+                q.title = f"{s.title} (feat. {' & '.join(names[1:])})"
+            else:  # the dataset credits the guest in the title, the catalog in the credit
+                guest = rng.choice(artists)
+                s.title = f"{s.title} (feat. {guest})"
+                q.artist = f"{s.artist} feat. {guest}"
+            q.variation = "feat. moved between credit and title"
+        elif roll < 0.55:
+            if len(names) == 1:
+                s.artist = f"{s.artist};{rng.choice(artists)}"
+                names = _artists(s.artist)
+            q.artist, q.variation = ", ".join(reversed(names)), "artist order"
+        elif roll < 0.62:
+            q.title = s.title + rng.choice(
+                (" - Remastered 2011", " (2009 Remaster)", " - Remastered", " (Mono)")
+            )
+            q.variation = "remaster tag"
+        elif roll < 0.72:
+            # The dataset holds a YouTube upload instead of the original row.
+            first = names[0] if names else s.artist
+            channel = rng.choice(
+                (f"{first.replace(' ', '')}VEVO", f"{first} - Topic", "Music Hub Channel")
+            )
+            cruft = rng.choice(("(Official Video)", "(Official Music Video)", "(Lyrics)", "[HD]"))
+            title = s.title if channel.endswith("Topic") else f"{first} - {s.title} {cruft}"
+            s.artist, s.title, s.duration_s = channel, title, None
+            q.duration_s = None
+            q.variation = "YouTube upload in the dataset"
+        elif roll < 0.76:
+            if not s.spotify_id:
+                s = rng.choice(with_id)
+                q = Query(s.artist, s.title, CONFIDENT, s.group, "", s.duration_s)
+            q.title, q.spotify_id = _typo(_typo(s.title, rng), rng) + " (Radio Edit)", s.spotify_id
+            q.variation = "shared Spotify id"
+        elif roll < 0.86:
+            if _TAG_START.search(s.title):
+                continue  # already a tagged title: "X Remix - Remix" is not a fair question
+            tag = rng.choice((" (Live)", " - Live at Wembley", " (Acoustic Version)", " - Remix"))
+            q.title, q.expected, q.variation = s.title + tag, VERSION, "catalog is a version"
+        elif roll < 0.93:
+            other = rng.choice(artists)
+            if (
+                _crude(other, s.title) in crude_ids
+                or _crude(other, "x")[0] == _crude(s.artist, "x")[0]
+            ):
+                continue
+            q.artist, q.expected, q.group, q.variation = other, NONE, -1, "cover: other artist"
+        else:
+            title = rng.choice(tracks).title
+            if _crude(s.artist, title) in crude_ids:
+                continue
+            q.title, q.expected, q.group, q.variation = title, NONE, -1, "same artist, other song"
+        if q.duration_s is not None:
+            q.duration_s += rng.uniform(-2, 2)
+        queries.append(q)
+        # Distractors around a sampled song: a cover and a live recording in the dataset.
+        if q.expected == CONFIDENT and rng.random() < 0.3:
+            add_track(rng.choice(artists), s.title, -2 - len(extra))
+        if q.expected == CONFIDENT and rng.random() < 0.2:
+            add_track(s.artist, s.title + " (Live)", -2 - len(extra))
+
+    # Part-number negatives: "Vol. 52" must not match "Vol. 53".
+    numbered = [
+        (t, m)
+        for t in tracks
+        if "|" not in t.title
+        and (m := re.search(r"\b(\d{1,3})\b", re.split(r" - |\(|\[", t.title)[0]))
+    ]
+    for s, m in rng.sample(numbered, min(len(numbered), n_sources // 20)):
+        title = s.title[: m.start(1)] + str(int(m.group(1)) + 1) + s.title[m.end(1) :]
+        if _crude(s.artist, title) not in crude_ids:
+            queries.append(Query(s.artist, title, NONE, -1, "other part number"))
+    return tracks + extra, queries
+
+
+# --- the engine, without a database ------------------------------------------------------
+
+
+class PureIndex:
+    """The dataset side as in-memory key indexes, queried like block_candidates queries."""
+
+    def __init__(self, tracks: list[Track]) -> None:
+        self.sides: list[TrackSide] = []
+        self.by: dict[str, dict[str, list[int]]] = {
+            "title": defaultdict(list),
+            "artist": defaultdict(list),
+        }
+        self.spotify: dict[str, list[int]] = defaultdict(list)
+        for t in tracks:
+            side = prepare(artists=t.artist, title=t.title, duration_s=t.duration_s).side
+            self.sides.append(side)
+            self.by["title"][side.title_key].append(t.id)
+            self.by["artist"][side.artist_key].append(t.id)
+            if t.spotify_id:
+                self.spotify[t.spotify_id].append(t.id)
+        self.sorted_keys = {c: sorted(self.by[c]) for c in self.by}
+
+    def exact(self, column: str, key: str, title_key: str = "") -> list[int]:
+        ids = self.by[column].get(key, [])
+        if column == "artist":
+            if len(ids) > ARTIST_KEY_CAP:
+                return []
+            if len(ids) > ARTIST_WHOLE:  # as block_candidates: with the title's first character
+                return [i for i in ids if self.sides[i].title_key[:1] == title_key[:1]]
+            return ids
+        return [] if len(ids) > KEY_CAP else ids
+
+    def prefix(self, column: str, prefix: str) -> list[int]:
+        keys = self.sorted_keys[column]
+        lo = bisect.bisect_left(keys, prefix)
+        hi = bisect.bisect_left(keys, prefix + "\U0010ffff")
+        found = [i for k in keys[lo:hi] for i in self.by[column][k]]
+        return [] if len(found) > PREFIX_CAP else found
+
+
+def run_engine(
+    index: PureIndex, queries: list[Query], thresholds: Thresholds
+) -> tuple[list[tuple[str, int]], float]:
+    """Best (kind, track id) per query, ("", -1) when nothing matches; and candidates per row."""
+    out: list[tuple[str, int]] = []
+    considered = 0
+    for q in queries:
+        side = prepare(artists=q.artist, title=q.title, duration_s=q.duration_s).side
+        candidates: dict[int, str] = {}
+        if q.spotify_id:
+            for i in index.spotify.get(q.spotify_id, []):
+                candidates[i] = f"spotify:{q.spotify_id}"
+        key_hits = 0
+        for column, key in (("title", side.title_key), ("artist", side.artist_key)):
+            found = index.exact(column, key, side.title_key) if key else []
+            key_hits += len(found)
+            for i in found:
+                candidates.setdefault(i, "")
+        ranked = rank_candidates(
+            side, ((i, index.sides[i], ident) for i, ident in candidates.items()), thresholds
+        )
+        # Round 2 as in block_candidates: only when both exact keys found nothing.
+        if not key_hits and (not ranked or ranked[0][0].kind not in CONFIDENT_KINDS):
+            for column, key in (("title", side.title_key), ("artist", side.artist_key)):
+                p = prefix_key(key)
+                for i in index.prefix(column, p) if p else []:
+                    candidates.setdefault(i, "")
+            ranked = rank_candidates(
+                side, ((i, index.sides[i], ident) for i, ident in candidates.items()), thresholds
+            )
+        considered += len(candidates)
+        out.append((ranked[0][0].kind, ranked[0][1]) if ranked else ("", -1))
+    return out, considered / max(len(queries), 1)
+
+
+# --- baselines ----------------------------------------------------------------------------
+
+
+def baseline_exact(tracks: list[Track], queries: list[Query]) -> list[tuple[str, int]]:
+    index: dict[tuple[str, str], int] = {}
+    for t in tracks:
+        index.setdefault((t.artist.lower().strip(), t.title.lower().strip()), t.id)
+    return [
+        ("exact", index[k])
+        if (k := (q.artist.lower().strip(), q.title.lower().strip())) in index
+        else ("", -1)
+        for q in queries
+    ]
+
+
+_CHOICES: list[str] = []
+
+
+def _token_set_best(text: str) -> tuple[str, int]:
+    found = process.extractOne(text, _CHOICES, scorer=fuzz.token_set_ratio, score_cutoff=90)
+    return ("exact", found[2]) if found else ("", -1)
+
+
+def _init_choices(choices: list[str]) -> None:
+    _CHOICES[:] = choices
+
+
+def baseline_token_set(tracks: list[Track], queries: list[Query]) -> list[tuple[str, int]]:
+    """Every catalog row against every track, in two processes (one per core)."""
+    choices = [f"{t.artist} {t.title}".lower() for t in tracks]
+    texts = [f"{q.artist} {q.title}".lower() for q in queries]
+    with Pool(2, initializer=_init_choices, initargs=(choices,)) as pool:
+        return pool.map(_token_set_best, texts, chunksize=50)
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+def metrics(
+    tracks: list[Track],
+    queries: list[Query],
+    predicted: list[tuple[str, int]],
+    kinds: tuple[str, ...],
+    expected: str,
+) -> tuple[float, float, float, int, int, int]:
+    tp = fp = 0
+    wanted = sum(q.expected == expected for q in queries)
+    for q, (kind, track) in zip(queries, predicted, strict=True):
+        if kind not in kinds:
+            continue
+        if q.expected == expected and tracks[track].group == q.group:
+            tp += 1
+        else:
+            fp += 1
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / wanted if wanted else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1, tp, fp, wanted
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--sources", type=int, default=1500)
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--errors", type=int, default=0, help="print this many errors per kind")
+    args = parser.parse_args(argv)
+
+    tracks, queries = build(args.seed, args.sources)
+    print(
+        f"engine {ENGINE_VERSION}; seed {args.seed}; {len(tracks):,} dataset tracks; "
+        f"{len(queries):,} catalog rows"
+    )
+    by_variation: dict[str, int] = defaultdict(int)
+    for q in queries:
+        by_variation[q.variation] += 1
+    print(
+        "catalog rows by variation: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(by_variation.items()))
+    )
+
+    started = time.perf_counter()
+    index = PureIndex(tracks)
+    prepared_s = time.perf_counter() - started
+    started = time.perf_counter()
+    engine, per_row = run_engine(index, queries, Thresholds())
+    engine_s = time.perf_counter() - started
+    print(
+        f"engine: dataset prepared in {prepared_s:.1f} s, rows matched in {engine_s:.2f} s, "
+        f"{per_row:.1f} candidates per row"
+    )
+
+    results = {"trainwatch engine": engine}
+    if not args.no_baselines:
+        results["baseline: exact after lower()"] = baseline_exact(tracks, queries)
+        started = time.perf_counter()
+        results["baseline: token_set_ratio >= 90"] = baseline_token_set(tracks, queries)
+        print(f"token_set_ratio brute force: {time.perf_counter() - started:.1f} s")
+
+    print()
+    print(
+        f"{'method':36} {'kinds':10} {'precision':>9} {'recall':>7} {'F1':>6} {'TP':>6} "
+        f"{'FP':>5} {'expected':>8}"
+    )
+    for name, predicted in results.items():
+        is_engine = name == "trainwatch engine"
+        kinds = CONFIDENT_KINDS if is_engine else ("exact",)
+        p, r, f, tp, fp, n = metrics(tracks, queries, predicted, kinds, CONFIDENT)
+        print(f"{name:36} {'confident':10} {p:9.4f} {r:7.4f} {f:6.4f} {tp:6} {fp:5} {n:8}")
+        if is_engine:
+            p, r, f, tp, fp, n = metrics(tracks, queries, predicted, (VERSION,), VERSION)
+            print(f"{name:36} {'version':10} {p:9.4f} {r:7.4f} {f:6.4f} {tp:6} {fp:5} {n:8}")
+    if args.errors:
+        print()
+        shown: dict[str, int] = defaultdict(int)
+        for q, (kind, track) in zip(queries, engine, strict=True):
+            ok = (
+                (
+                    q.expected == CONFIDENT
+                    and kind in CONFIDENT_KINDS
+                    and tracks[track].group == q.group
+                )
+                or (q.expected == VERSION and kind == VERSION and tracks[track].group == q.group)
+                or (q.expected == NONE and kind not in (*CONFIDENT_KINDS, VERSION))
+            )
+            if ok or shown[q.variation] >= args.errors:
+                continue
+            shown[q.variation] += 1
+            got = (
+                f"{kind} {tracks[track].artist!r} / {tracks[track].title!r}"
+                if track >= 0
+                else "nothing"
+            )
+            print(f"[{q.variation}] {q.artist!r} / {q.title!r} expected {q.expected}: got {got}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

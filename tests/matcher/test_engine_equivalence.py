@@ -1,0 +1,98 @@
+"""The same catalog and dataset give the same matches on PostgreSQL and on the embedded SQLite."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+SPOTIFY = ROOT / "tests" / "data" / "datasets" / "spotify_tracks_sample_886.csv"
+COMPARED = ("catalog_row", "status", "dataset_track_id", "match_kind", "confidence")
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(text)) if len(text) > 1 else 0
+    return text[:i] + rng.choice("aeiou") + text[i + 1 :]
+
+
+def _catalog(path: Path) -> None:
+    """Real rows with typos, tags, case changes and covers, so both blocking rounds run."""
+    rng = random.Random(20)
+    with SPOTIFY.open(encoding="utf-8", newline="") as fh:
+        tracks = list(csv.DictReader(fh))
+    rows = [("Artist", "Track Title", "Duration")]
+    for t in rng.sample(tracks, 120):
+        artist, title = t["artists"].replace(";", ", "), t["track_name"]
+        minutes, seconds = divmod(round(int(t["duration_ms"]) / 1000), 60)
+        variation = rng.randrange(7)
+        if variation == 1:
+            artist = _typo(artist, rng)
+        elif variation == 2:
+            title = _typo(title, rng)
+        elif variation == 3:
+            artist, title = _typo(artist, rng), _typo(title, rng)
+        elif variation == 4:
+            title += rng.choice((" (Live)", " - Remastered 2011", " (Acoustic Version)"))
+        elif variation == 5:
+            artist = rng.choice(tracks)["artists"]  # same title, another artist
+        elif variation == 6:
+            artist, title = artist.upper(), title.lower()
+        rows.append((artist, title, f"{minutes}:{seconds:02d}"))
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def _report(path: Path) -> list[tuple[str, ...]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [tuple(line[c] for c in COMPARED) for line in csv.DictReader(fh)]
+
+
+def _sqlite_run(tmp_path: Path, catalog: Path) -> list[tuple[str, ...]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+        TRAINWATCH_EMBEDDED="true",
+        MEDIA_ROOT=str(tmp_path / "media"),
+    )
+    out = tmp_path / "sqlite.csv"
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    for args in (
+        ["migrate", "-v0"],
+        ["import_dataset", "spotify", str(SPOTIFY), "--format", "spotify-tracks-dataset",
+         "--no-progress"],
+        ["match_catalog", str(catalog), "--org", "same-label", "--out", str(out)],
+    ):  # fmt: skip
+        done = subprocess.run(
+            manage + args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, (args[0], done.stderr[-2000:])
+    return _report(out)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_and_sqlite_give_the_same_matches(tmp_path):
+    assert connection.vendor == "postgresql"
+    catalog = tmp_path / "catalog.csv"
+    _catalog(catalog)
+    call_command(
+        "import_dataset", "spotify", str(SPOTIFY), "--format", "spotify-tracks-dataset",
+        "--no-progress",
+    )  # fmt: skip
+    pg_out = tmp_path / "pg.csv"
+    call_command("match_catalog", str(catalog), "--org", "same-label", "--out", str(pg_out))
+    postgres = _report(pg_out)
+    sqlite = _sqlite_run(tmp_path, catalog)
+
+    kinds = {line[3] for line in postgres}
+    assert {"exact", "strong", "version"} <= kinds, "the catalog exercises several kinds"
+    assert any(line[1] == "unmatched" for line in postgres)
+    assert len(postgres) >= 120
+    assert sqlite == postgres

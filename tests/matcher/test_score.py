@@ -1,0 +1,226 @@
+"""Scoring of catalog records against dataset tracks, with real titles and credits."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.engine.keys import TrackSide, prepare
+from matcher.engine.score import (
+    EXACT,
+    IDENTIFIER,
+    POSSIBLE,
+    STRONG,
+    VERSION,
+    Score,
+    Thresholds,
+    ambiguity_note,
+    rank_candidates,
+    score_pair,
+    title_numbers,
+)
+
+T = Thresholds()
+
+
+def side(artist: str, title: str, duration: float | None = None, version: str = "") -> TrackSide:
+    return prepare(artists=artist, title=title, duration_s=duration, version=version).side
+
+
+def score(a: TrackSide, b: TrackSide, identifier: str = "") -> Score | None:
+    return score_pair(a, b, T, identifier=identifier)
+
+
+def test_same_title_by_another_artist_is_a_cover_and_not_a_match():
+    assert score(side("Leonard Cohen", "Hallelujah"), side("Jeff Buckley", "Hallelujah")) is None
+    assert score(side("Dolly Parton", "Jolene"), side("The White Stripes", "Jolene")) is None
+
+
+def test_same_artist_other_song_is_not_a_match():
+    assert score(side("Queen", "Bohemian Rhapsody"), side("Queen", "Radio Ga Ga")) is None
+
+
+def test_identical_records_are_exact_at_full_confidence():
+    result = score(side("Adele", "Hello"), side("Adele", "Hello"))
+    assert result is not None
+    assert (result.kind, result.confidence) == (EXACT, 100)
+
+
+def test_live_against_studio_is_a_version_with_the_note():
+    result = score(
+        side("Queen", "Bohemian Rhapsody"), side("Queen", "Bohemian Rhapsody - Live Aid")
+    )
+    assert result is not None
+    assert result.kind == VERSION
+    assert result.version_note == "version: original vs live"
+    assert "version: original vs live" in result.rules
+    assert result.confidence < T.strong
+
+
+def test_a_remix_credited_to_someone_is_a_version_not_the_recording():
+    result = score(
+        side("Dua Lipa", "Levitating"), side("Dua Lipa", "Levitating (The Blessed Madonna Remix)")
+    )
+    assert result is not None and result.kind == VERSION
+
+
+def test_a_remaster_tag_is_the_same_recording():
+    result = score(
+        side("Queen", "Bohemian Rhapsody"), side("Queen", "Bohemian Rhapsody - Remastered 2011")
+    )
+    assert result is not None and result.kind == EXACT
+    assert result.version_note == ""
+
+
+def test_a_version_column_is_read_like_a_bracketed_tag():
+    catalog = side("Nirvana", "Smells Like Teen Spirit", version="Live")
+    track = side("Nirvana", "Smells Like Teen Spirit (Live at Reading)")
+    result = score(catalog, track)
+    assert result is not None and result.kind == EXACT  # both live: the same kind of version
+
+
+@pytest.mark.parametrize(
+    ("catalog", "track"),
+    [
+        (("Beyonce", "Halo"), ("Beyoncé", "Halo")),  # accents
+        (("ADELE", "ROLLING IN THE DEEP"), ("Adele", "Rolling in the Deep")),  # case
+        (("Beatles, The", "Let It Be"), ("The Beatles", "Let It Be")),  # article
+    ],
+)
+def test_case_accents_and_articles_do_not_matter(catalog, track):
+    result = score(side(*catalog), side(*track))
+    assert result is not None and result.kind == EXACT
+
+
+@pytest.mark.parametrize(
+    ("catalog", "track"),
+    [
+        (("Fleetwood Mac", "Dreams"), ("Fleetwod Mac", "Dreams")),
+        (("Fleetwood Mac", "Go Your Own Way"), ("Fleetwood Mac", "Go Your Own Wya")),
+        (("Radiohead", "Paranoid Android"), ("Radiohaed", "Paranoid Androd")),
+    ],
+)
+def test_a_typo_in_artist_or_title_is_still_strong(catalog, track):
+    result = score(side(*catalog), side(*track))
+    assert result is not None and result.kind == STRONG
+    assert T.strong <= result.confidence < 100
+
+
+def test_featured_artist_in_the_title_or_in_the_credit_is_the_same_recording():
+    credit = side("Drake feat. Rihanna", "Take Care")
+    in_title = side("Drake", "Take Care (feat. Rihanna)")
+    result = score(credit, in_title)
+    assert result is not None and result.kind == EXACT
+
+
+def test_a_featured_artist_missing_on_one_side_still_matches():
+    result = score(side("Calvin Harris", "This Is What You Came For"),
+                   side("Calvin Harris;Rihanna", "This Is What You Came For"))  # fmt: skip
+    assert result is not None and result.kind == EXACT
+
+
+def test_catalog_artist_found_among_second_credits_in_any_order():
+    result = score(
+        side("Selena Gomez", "Taki Taki"), side("DJ Snake;Selena Gomez;Ozuna;Cardi B", "Taki Taki")
+    )
+    assert result is not None and result.kind in (EXACT, STRONG)
+
+
+def test_a_youtube_title_on_a_channel_matches_the_catalog_recording():
+    video = side("AdeleVEVO", "Adele - Hello (Official Music Video)")
+    result = score(side("Adele", "Hello"), video)
+    assert result is not None and result.kind == EXACT
+    topic = side("Linkin Park - Topic", "Numb")
+    assert (
+        score(side("Linkin Park", "Numb"), topic) or Score("", 0, 0, 0, None, None, "")
+    ).kind == EXACT
+
+
+def test_a_youtube_title_with_the_artist_on_a_fan_channel_still_matches():
+    upload = side("MusicLoverChannel", "Adele - Hello (Lyrics)")
+    result = score(side("Adele", "Hello"), upload)
+    assert result is not None and result.kind in (EXACT, STRONG)
+
+
+def test_a_duration_far_off_demotes_an_otherwise_exact_pair():
+    near = score(side("Adele", "Hello", 295), side("Adele", "Hello", 297))
+    far = score(side("Adele", "Hello", 295), side("Adele", "Hello", 420))
+    assert near is not None and near.kind == EXACT
+    assert far is not None and far.kind == POSSIBLE
+    assert far.confidence < near.confidence
+    assert any("duration differs by 125 s" in rule for rule in far.rules)
+
+
+def test_a_shared_identifier_wins_even_when_the_names_disagree():
+    result = score(
+        side("Various", "Track 01"), side("Adele", "Hello"), identifier="isrc:GBBKS1500214"
+    )
+    assert result is not None
+    assert (result.kind, result.confidence) == (IDENTIFIER, 100)
+    assert "same identifier isrc:GBBKS1500214" in result.rules
+    assert any("names disagree" in rule for rule in result.rules)
+
+
+def test_different_volume_numbers_are_different_works():
+    shakira = side("Bizarrap, Shakira", "Shakira: Bzrp Music Sessions, Vol. 53")
+    quevedo = side("Bizarrap;Quevedo", "Quevedo: Bzrp Music Sessions, Vol. 52")
+    assert score(shakira, quevedo) is None
+    assert (
+        score(shakira, side("Bizarrap;Shakira", "Shakira: Bzrp Music Sessions, Vol. 53"))
+        is not None
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Another Brick in the Wall, Pt. 1", "Another Brick in the Wall, Pt. 2"),
+        ("Symphony No. 5", "Symphony No. 9"),
+        ("Flight of the Navigator Part One", "Flight of the Navigator Part Two"),
+        ("Requiem - Part I", "Requiem - Part II"),
+    ],
+)
+def test_titles_that_differ_in_their_part_number_do_not_match(a, b):
+    assert score(side("Pink Floyd", a), side("Pink Floyd", b)) is None
+
+
+def test_a_number_on_one_side_only_is_never_confident():
+    result = score(side("Blur", "Song"), side("Blur", "Song 2"))
+    assert result is None or result.kind == POSSIBLE
+
+
+def test_title_numbers_read_cued_words_and_ignore_leading_zeros():
+    assert title_numbers("another brick in the wall pt 2") == ("2",)
+    assert title_numbers("part ii") == title_numbers("part two") == ("2",)
+    assert title_numbers("vol 05") == ("5",)
+    assert title_numbers("one") == ()  # Metallica's "One" is a word
+
+
+def test_candidates_are_ranked_best_kind_first_then_confidence_then_id():
+    q = side("Adele", "Hello")
+    ranked = rank_candidates(
+        q,
+        [
+            (3, side("Adele", "Hello (Live)"), ""),
+            (2, side("Adele", "Hello"), ""),
+            (1, side("Adele", "Hello"), ""),
+            (4, side("Jeff Buckley", "Hallelujah"), ""),
+        ],
+        T,
+    )
+    assert [(s.kind, pk) for s, pk in ranked] == [(EXACT, 1), (EXACT, 2), (VERSION, 3)]
+
+
+def test_a_runner_up_of_another_song_within_two_points_is_flagged_ambiguous():
+    q = side("Fleetwood Mac", "Colour")
+    first, second = side("Fleetwood Mac", "Colours"), side("Fleetwood Mac", "Color")
+    a, b = score(q, first), score(q, second)
+    assert a is not None and b is not None
+    assert "ambiguous" in ambiguity_note(a, first, b, second)
+    same = side("Fleetwood Mac", "COLOURS")
+    assert ambiguity_note(a, first, a, same) == ""  # two copies of one recording
+
+
+def test_thresholds_round_trip_and_ignore_unknown_keys():
+    t = Thresholds.from_dict({"strong": "92", "possible": 70, "bogus": 1})
+    assert (t.strong, t.possible) == (92, 70)
+    assert Thresholds.from_dict(t.as_dict()) == t
