@@ -156,6 +156,23 @@ def test_reimporting_the_same_file_adds_no_rows(skeleton_dataset):
     assert "nothing to do" in stdout.getvalue()
 
 
+def pending_pk():  # type: ignore[no-untyped-def]
+    from uploads.models import PendingUpload
+
+    return PendingUpload.objects.get().pk
+
+
+def confirm_guessed_mapping() -> dict[str, str]:
+    """The mapping page's form as a user sends it who accepts the preselected columns."""
+    from uploads.models import PendingUpload
+
+    pending = PendingUpload.objects.get()
+    sheet = next(s for s in pending.sheets if s["name"] == pending.default_sheet)
+    data = {"sheet": pending.default_sheet, "shown_sheet": pending.default_sheet}
+    data |= {f"map_{f}": str(i) for f, i in sheet["guessed_mapping"].items()}
+    return data | {"action": "confirm"}
+
+
 def test_web_upload_runs_the_match_and_shows_the_report(
     skeleton_dataset, client, alice, django_capture_on_commit_callbacks
 ):
@@ -165,6 +182,9 @@ def test_web_upload_runs_the_match_and_shows_the_report(
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(reverse("catalog-upload"), {"file": fh})
+        assert response.status_code == 302, "the upload goes to the column mapping page first"
+        assert response["Location"] == reverse("catalog-upload-mapping", args=[pending_pk()])
+        response = client.post(response["Location"], confirm_guessed_mapping())
     assert response.status_code == 302
     run = MatchRun.objects.get()
     assert response["Location"] == reverse("run-detail", args=[run.pk])

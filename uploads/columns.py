@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 FIELDS = (
     "artist",
@@ -243,3 +243,26 @@ def duration_unit(header: str) -> str | None:
     if key.endswith(("sec", "secs", "seconds", "s")) and key not in _KEYS:
         return "s"
     return None
+
+
+def mapping_headers(mapping: Mapping[str, int], headers: Sequence[str]) -> dict[str, str]:
+    """The mapping by header text (field -> header), the form in which a confirmed mapping is
+    remembered: column positions change between exports, header texts much less."""
+    return {field: headers[index] for field, index in mapping.items() if 0 <= index < len(headers)}
+
+
+def mapping_from_headers(
+    columns: Mapping[str, str], headers: Sequence[str]
+) -> dict[str, int] | None:
+    """A remembered mapping (field -> header text) applied to a new header row, or None when
+    one of its headers is missing there (compared as header_key does: case and spacing aside)."""
+    positions: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        positions.setdefault(header_key(header), index)
+    mapping: dict[str, int] = {}
+    for field, header in columns.items():
+        found = positions.get(header_key(header))
+        if field not in FIELDS or found is None or not header_key(header):
+            return None
+        mapping[field] = found
+    return {field: mapping[field] for field in FIELDS if field in mapping}

@@ -1,6 +1,12 @@
-"""Uploaded catalogs and their rows, kept as the label sent them (row numbers and raw cells)."""
+"""Uploaded catalogs and their rows, kept as the label sent them (row numbers and raw cells).
+
+A file first waits as a PendingUpload while its owner checks the column mapping; only a confirmed
+upload becomes a Catalog, so a Catalog always holds all of its rows.
+"""
 
 from __future__ import annotations
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -85,3 +91,60 @@ class CatalogRow(models.Model):
     @property
     def problem_text(self) -> str:
         return "; ".join(f"{p['column']}: {p['message']}" for p in self.problems)
+
+
+class PendingUpload(models.Model):
+    """A stored file waiting for its uploader to confirm the sheet and column mapping.
+
+    The id is random so that it cannot be guessed; access is still scoped to the organization.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="pending_uploads"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    name = models.CharField(max_length=255, help_text="The file name as uploaded (display only)")
+    stored_file = models.CharField(
+        max_length=255, help_text="Random file name under MEDIA_ROOT/catalogs"
+    )
+    file_format = models.CharField(max_length=8)
+    file_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    sheets = models.JSONField(
+        default=list, help_text="[{name, header_row, headers, guessed_mapping}] as detected"
+    )
+    default_sheet = models.CharField(max_length=255, blank=True)
+    row_count = models.PositiveIntegerField(
+        default=0, help_text="Rows under the header of the default sheet"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedMapping(models.Model):
+    """An organization's last confirmed column mapping, by header text, offered for its next
+    upload whose headers hold the same columns."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="saved_mapping"
+    )
+    columns = models.JSONField(default=dict, help_text="field -> header text")
+    source_name = models.CharField(
+        max_length=255, blank=True, help_text="The file the mapping was confirmed for"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.columns}"

@@ -1,4 +1,6 @@
-"""Storing an uploaded catalog: the file under a random name, then every row, in one transaction.
+"""Storing uploaded catalogs. The web flow is two steps: pending_upload_create stores the file and
+checks it, pending_upload_confirm stores its rows under the confirmed mapping and starts the match
+run; catalog_create does both at once with the automatic mapping (the CLI).
 
 A file that cannot be read leaves nothing behind (no catalog, no rows, no file) and raises
 UploadError with a message for the person who uploaded it.
@@ -6,22 +8,35 @@ UploadError with a message for the person who uploaded it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from accounts.models import Organization
 from matcher.engine.identifiers import spotify_track_id, youtube_video_id
 from matcher.engine.normalize import fold
-from uploads.models import Catalog, CatalogRow
-from uploads.parsing import CatalogFileError, Limits, ParsedRow, open_catalog
+from matcher.models import Dataset, MatchRun
+from matcher.services import MatchRunError, match_run_start
+from uploads.columns import mapping_headers
+from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
+from uploads.parsing import CatalogFileError, ParsedRow, SheetInfo, list_sheets, open_catalog
+from uploads.selectors import (
+    SheetChoice,
+    offered_mapping,
+    saved_mapping_for,
+    stored_file_path,
+    upload_limits,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +48,38 @@ class UploadError(Exception):
     """The upload was refused; str() says what is wrong and what to do."""
 
 
-def upload_limits() -> Limits:
-    return Limits(max_bytes=settings.CATALOG_MAX_BYTES, max_rows=settings.CATALOG_MAX_ROWS)
+__all__ = [
+    "UploadError",
+    "catalog_create",
+    "pending_upload_confirm",
+    "pending_upload_create",
+    "pending_upload_discard",
+    "pending_uploads_purge",
+    "size_text",
+    "too_large_message",
+    "upload_limits",
+]
 
 
 def catalog_storage_dir() -> Path:
-    path = Path(settings.MEDIA_ROOT) / "catalogs"
+    path = stored_file_path("x").parent
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def size_text(size: int) -> str:
+    """A byte count as a label manager reads it: "100 MB", "512 KB"."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.3g} MB"
+    return f"{max(size / 1024, 1):.3g} KB"
+
+
+def too_large_message(filename: str | None = None) -> str:
+    what = f'"{filename}"' if filename else "The file"
+    return (
+        f"{what} is larger than {size_text(settings.CATALOG_MAX_BYTES)}, the most one upload may "
+        "be. Split the catalog into smaller files and upload them one by one."
+    )
 
 
 def _store_file(stream: IO[bytes], filename: str) -> tuple[Path, int, str]:
@@ -54,10 +93,7 @@ def _store_file(stream: IO[bytes], filename: str) -> tuple[Path, int, str]:
             while chunk := stream.read(COPY_CHUNK):
                 size += len(chunk)
                 if size > cap:
-                    raise UploadError(
-                        f'"{filename}" is larger than {cap // (1024 * 1024)} MB, the most one '
-                        "upload may be. Split the catalog into smaller files."
-                    )
+                    raise UploadError(too_large_message(filename))
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:
@@ -67,6 +103,10 @@ def _store_file(stream: IO[bytes], filename: str) -> tuple[Path, int, str]:
         target.unlink(missing_ok=True)
         raise UploadError(f'"{filename}" is empty. Choose the catalog file again and upload it.')
     return target, size, digest.hexdigest()
+
+
+def _display_name(filename: str) -> str:
+    return Path(filename or "catalog").name[:255] or "catalog"
 
 
 def catalog_create(
@@ -79,19 +119,48 @@ def catalog_create(
     mapping: dict[str, int] | None = None,
 ) -> Catalog:
     """Store the file and all its rows; each row is kept with its number and raw cells."""
-    display_name = Path(filename or "catalog").name[:255] or "catalog"
+    display_name = _display_name(filename)
     path, size, sha256 = _store_file(stream, display_name)
+    try:
+        return _catalog_from_file(
+            path=path,
+            organization=organization,
+            uploaded_by=uploaded_by,
+            name=display_name,
+            size=size,
+            sha256=sha256,
+            sheet=sheet,
+            mapping=mapping,
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _catalog_from_file(
+    *,
+    path: Path,
+    organization: Organization,
+    uploaded_by: Any,
+    name: str,
+    size: int,
+    sha256: str,
+    sheet: str | None,
+    mapping: dict[str, int] | None,
+) -> Catalog:
+    """Store the rows of an already stored file as a Catalog, all or nothing; the caller owns
+    the file (it is not removed here on failure)."""
     try:
         with (
             open_catalog(
-                path, filename=display_name, sheet=sheet, mapping=mapping, limits=upload_limits()
+                path, filename=name, sheet=sheet, mapping=mapping, limits=upload_limits()
             ) as parsed,
             transaction.atomic(),
         ):
             catalog = Catalog.objects.create(
                 organization=organization,
                 uploaded_by=uploaded_by,
-                name=display_name,
+                name=name,
                 stored_file=path.name,
                 file_format=parsed.format,
                 file_bytes=size,
@@ -109,7 +178,7 @@ def catalog_create(
                 invalid += sum(1 for r in batch if r.status == CatalogRow.Status.INVALID)
             if total == 0:
                 raise CatalogFileError(
-                    f'"{display_name}" has a header row but no rows under it. Add the '
+                    f'"{name}" has a header row but no rows under it. Add the '
                     "recordings and upload it again."
                 )
             catalog.row_count = total
@@ -118,16 +187,174 @@ def catalog_create(
             catalog.duplicate_count = _flag_duplicates(catalog)
             catalog.save()
     except CatalogFileError as exc:
+        raise UploadError(str(exc)) from exc
+    logger.info(
+        "catalog stored",
+        extra={"catalog": catalog.pk, "org": organization.slug, "rows": catalog.row_count},
+    )
+    return catalog
+
+
+# --- the two-step web flow ---------------------------------------------------------------------
+
+
+def pending_upload_create(
+    *,
+    organization: Organization,
+    stream: IO[bytes],
+    filename: str,
+    uploaded_by: Any = None,
+) -> PendingUpload:
+    """Store the file and read it through once (sheets, header, row cap, damaged content), so
+    that a file which cannot become a catalog is refused now, with nothing kept."""
+    display_name = _display_name(filename)
+    path, size, sha256 = _store_file(stream, display_name)
+    try:
+        sheets = list_sheets(path, filename=display_name, limits=upload_limits())
+        default, file_format, row_count = _check_readable(
+            path, display_name, sheets, saved_mapping_for(organization.pk)
+        )
+        pending = PendingUpload.objects.create(
+            organization=organization,
+            uploaded_by=uploaded_by,
+            name=display_name,
+            stored_file=path.name,
+            file_format=file_format,
+            file_bytes=size,
+            sha256=sha256,
+            sheets=[asdict(sheet) for sheet in sheets],
+            default_sheet=default,
+            row_count=row_count,
+        )
+    except CatalogFileError as exc:
         path.unlink(missing_ok=True)
         raise UploadError(str(exc)) from exc
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     logger.info(
-        "catalog stored",
-        extra={"catalog": catalog.pk, "org": organization.slug, "rows": catalog.row_count},
+        "catalog upload pending",
+        extra={"pending": str(pending.pk), "org": organization.slug, "rows": row_count},
     )
-    return catalog
+    return pending
+
+
+def _check_readable(
+    path: Path, name: str, sheets: list[SheetInfo], saved: SavedMapping | None
+) -> tuple[str, str, int]:
+    """The default sheet (the first whose header maps artist and title, by the organization's
+    remembered mapping or by the guess, and that has rows), the file format and its row count."""
+    usable: list[tuple[SheetInfo, dict[str, int]]] = []
+    for info in sheets:
+        if not info.header_row:
+            continue
+        mapping, _remembered = offered_mapping(
+            saved=saved, sheet=SheetChoice.from_json(asdict(info))
+        )
+        if {"artist", "title"} <= mapping.keys():
+            usable.append((info, mapping))
+    if not usable:
+        raise CatalogFileError(_no_header_message(name, sheets))
+    first_error: CatalogFileError | None = None
+    for info, mapping in usable:
+        try:
+            parsed = open_catalog(
+                path, filename=name, sheet=info.name, mapping=mapping, limits=upload_limits()
+            )
+        except CatalogFileError as exc:  # an empty or header-only sheet: try the next one
+            first_error = first_error or exc
+            continue
+        with parsed:
+            # Reading every row now enforces the row cap and finds damaged content before the
+            # user spends time on the mapping; the rows themselves are stored on confirmation.
+            count = sum(1 for _row in parsed.rows())
+        return info.name, parsed.format, count
+    assert first_error is not None
+    raise first_error
+
+
+def _no_header_message(name: str, sheets: list[SheetInfo]) -> str:
+    filled = [info for info in sheets if info.header_row]
+    if not filled:
+        return (
+            f'"{name}" is empty. Export the catalog again with a header row (Artist, Title...) '
+            "and one row per recording."
+        )
+    info = filled[0]
+    missing = [f for f in ("artist", "title") if f not in info.guessed_mapping]
+    lacks = " and ".join(f'"{f}"' for f in missing) or '"artist" and "title"'
+    columns = ", ".join(info.headers[:20]) + (", ..." if len(info.headers) > 20 else "")
+    if len(sheets) == 1:
+        found = f'"{name}" has no column for {lacks} (the header row found, row {info.header_row}'
+    else:
+        found = (
+            f'No sheet of "{name}" has a column for {lacks} (the header row found on sheet '
+            f'"{info.name}", row {info.header_row}'
+        )
+    return (
+        f'{found}, reads: {columns}). Name the columns "Artist" and "Title" (or "Track '
+        'Artist", "Track Title"...) and upload it again.'
+    )
+
+
+def pending_upload_confirm(
+    *,
+    pending: PendingUpload,
+    sheet: str,
+    mapping: dict[str, int],
+    datasets: Sequence[Dataset] | None = None,
+    confirmed_by: Any = None,
+) -> MatchRun:
+    """Store the rows under the confirmed sheet and mapping, remember the mapping for the
+    organization, and start the match run; all or nothing (the pending upload stays on error)."""
+    path = stored_file_path(pending.stored_file)
+    if not path.is_file():
+        raise UploadError(
+            f'The stored copy of "{pending.name}" is gone (uploads not confirmed within a day '
+            "are removed). Upload the file again."
+        )
+    with transaction.atomic():
+        catalog = _catalog_from_file(
+            path=path,
+            organization=pending.organization,
+            uploaded_by=pending.uploaded_by,
+            name=pending.name,
+            size=pending.file_bytes,
+            sha256=pending.sha256,
+            sheet=sheet,
+            mapping=mapping,
+        )
+        try:
+            run = match_run_start(catalog=catalog, datasets=datasets, created_by=confirmed_by)
+        except MatchRunError as exc:
+            raise UploadError(str(exc)) from exc
+        SavedMapping.objects.update_or_create(
+            organization=pending.organization,
+            defaults={
+                "columns": mapping_headers(catalog.mapping, catalog.headers),
+                "source_name": pending.name,
+                "updated_by": confirmed_by,
+            },
+        )
+        # The file now belongs to the catalog: delete the row only, not the file.
+        pending.delete()
+    return run
+
+
+def pending_upload_discard(*, pending: PendingUpload) -> None:
+    path = stored_file_path(pending.stored_file)
+    pending.delete()
+    path.unlink(missing_ok=True)
+
+
+def pending_uploads_purge(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Remove uploads never confirmed (their files too); returns how many."""
+    stale = PendingUpload.objects.filter(created_at__lt=timezone.now() - older_than)
+    removed = 0
+    for pending in stale.iterator():
+        pending_upload_discard(pending=pending)
+        removed += 1
+    return removed
 
 
 def _batches(rows: Iterator[ParsedRow], catalog: Catalog) -> Iterator[list[CatalogRow]]:

@@ -1,47 +1,162 @@
-"""Upload page: store the catalog, start its match run, go to the run's page."""
+"""The upload flow: send a file, check its sheet and column mapping against a preview, confirm;
+the rows are then stored and the match run starts."""
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from accounts.models import Membership
 from accounts.permissions import UPLOAD, role_allows
-from matcher.services import MatchRunError, match_run_start
-from uploads.forms import CatalogUploadForm
-from uploads.services import UploadError, catalog_create
+from accounts.selectors import role_in
+from uploads import selectors
+from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm
+from uploads.services import (
+    UploadError,
+    pending_upload_confirm,
+    pending_upload_create,
+    pending_upload_discard,
+    too_large_message,
+)
+
+# Room for the multipart boundaries and the other form fields around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _uploader(request: HttpRequest) -> Membership:
+    membership: Membership | None = getattr(request, "membership", None)
+    if membership is None or not role_allows(membership.role, UPLOAD):
+        raise PermissionDenied("Your role in this organization cannot upload catalogs.")
+    return membership
+
+
+def _declared_too_large(request: HttpRequest) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.CATALOG_MAX_BYTES + MULTIPART_OVERHEAD
 
 
 @login_required
+@csrf_exempt  # checked by _upload_post, after the size check that must not read the body
 @require_http_methods(["GET", "POST"])
 def catalog_upload(request: HttpRequest) -> HttpResponse:
-    membership = getattr(request, "membership", None)
-    if membership is None or not role_allows(membership.role, UPLOAD):
-        raise PermissionDenied("Your role in this organization cannot upload catalogs.")
-    form = CatalogUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    membership = _uploader(request)
+    if request.method == "POST":
+        if _declared_too_large(request):
+            # Refused before anything reads the body: Django's upload handlers would otherwise
+            # spool the whole request to disk first.
+            context = {"form": CatalogUploadForm(), "upload_error": too_large_message()}
+            return render(request, "uploads/upload.html", context, status=400)
+        return _upload_post(request, membership)
+    return render(request, "uploads/upload.html", {"form": CatalogUploadForm()})
+
+
+@csrf_protect
+def _upload_post(request: HttpRequest, membership: Membership) -> HttpResponse:
+    form = CatalogUploadForm(request.POST, request.FILES)
+    if form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            catalog = catalog_create(
+            pending = pending_upload_create(
                 organization=membership.organization,
                 stream=upload,
                 filename=upload.name,
                 uploaded_by=request.user,
             )
-            run = match_run_start(
-                catalog=catalog,
-                datasets=list(form.cleaned_data["datasets"]) or None,
-                created_by=request.user,
-            )
-        except (UploadError, MatchRunError) as exc:
+        except UploadError as exc:
             form.add_error("file", str(exc))
         else:
-            messages.success(
-                request, f"{catalog.name}: {catalog.row_count:,} rows stored; matching started."
-            )
-            return redirect("run-detail", pk=run.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "uploads/upload.html", {"form": form}, status=status)
+            return redirect("catalog-upload-mapping", pk=pending.pk)
+    return render(request, "uploads/upload.html", {"form": form}, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    pending = get_object_or_404(selectors.pending_uploads_for_user(request.user), pk=pk)
+    if not role_allows(role_in(user=request.user, organization_id=pending.organization_id), UPLOAD):
+        raise PermissionDenied("Your role in this organization cannot upload catalogs.")
+    sheets = selectors.pending_sheets(pending)
+    by_name = {sheet.name: sheet for sheet in sheets}
+    default = by_name.get(pending.default_sheet) or sheets[0]
+    saved = selectors.saved_mapping_for(pending.organization_id)
+    action = request.POST.get("action", "preview")
+
+    if request.method == "POST" and action == "discard":
+        pending_upload_discard(pending=pending)
+        messages.info(request, f"{pending.name} was discarded; nothing was stored.")
+        return redirect("catalog-upload")
+
+    status = 200
+    notice = ""
+    if request.method == "POST":
+        wanted = by_name.get(request.POST.get("sheet", ""), default)
+        shown = by_name.get(request.POST.get("shown_sheet", ""), wanted)
+    else:
+        wanted = shown = by_name.get(request.GET.get("sheet", ""), default)
+
+    if request.method == "POST" and wanted == shown:
+        form = MappingForm(request.POST, sheets=sheets, shown=shown)
+        valid = form.is_valid()
+        if action == "confirm" and valid:
+            try:
+                run = pending_upload_confirm(
+                    pending=pending,
+                    sheet=shown.name,
+                    mapping=form.mapping(),
+                    datasets=list(form.cleaned_data["datasets"]) or None,
+                    confirmed_by=request.user,
+                )
+            except UploadError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"{run.catalog.name}: {run.catalog.row_count:,} rows stored; matching started.",
+                )
+                return redirect("run-detail", pk=run.pk)
+        if action == "confirm" or form.errors:
+            status = 400
+        mapping = form.mapping()
+        remembered = False
+    else:
+        # First view of a sheet (or the user picked another sheet): preselect its mapping.
+        mapping, remembered = selectors.offered_mapping(saved=saved, sheet=wanted)
+        initial: dict[str, object] = {f"map_{name}": index for name, index in mapping.items()}
+        initial.update(sheet=wanted.name, shown_sheet=wanted.name)
+        if request.method == "POST":
+            initial["datasets"] = request.POST.getlist("datasets")
+            notice = f'Now showing sheet "{wanted.name}". Check its columns, then confirm.'
+        form = MappingForm(initial=initial, sheets=sheets, shown=wanted)
+        shown = wanted
+
+    preview = selectors.upload_preview(pending=pending, sheet=shown, mapping=mapping)
+    columns = [
+        (letter, header, FIELD_LABELS.get(name, "")) for letter, header, name in preview.headers
+    ]
+    mapped = [bool(name) for _letter, _header, name in preview.headers]
+    rows = [(row, list(zip(row.cells, mapped, strict=True))) for row in preview.rows]
+    context = {
+        "pending": pending,
+        "form": form,
+        "sheet": shown,
+        "several_sheets": len(sheets) > 1,
+        "row_count": pending.row_count if shown.name == pending.default_sheet else None,
+        "preview": preview,
+        "columns": columns,
+        "rows": rows,
+        "remembered": remembered,
+        "saved": saved,
+        "notice": notice,
+    }
+    return render(request, "uploads/mapping.html", context, status=status)
