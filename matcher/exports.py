@@ -1,15 +1,29 @@
-"""Report exports. The CSV is written line by line (constant memory), with every cell that a
-spreadsheet would read as a formula neutralized."""
+"""Report exports: CSV (streamed line by line), XLSX (openpyxl write-only, via a temporary file)
+and the evidence pack (zip + SHA-256 manifest). Memory stays flat for any report size, and every
+cell a spreadsheet would read as a formula is neutralized."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import re
+import tempfile
+import zipfile
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
-from matcher.models import MatchRun
-from matcher.selectors import ReportLine, report_lines
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from matcher.engine.normalize import NORMALIZER_VERSION
+from matcher.models import Match, MatchRun, Verdict
+from matcher.selectors import ReportLine, report_lines, report_summary
 
 # The command-line contract's columns come first and keep their names and order.
 CONTRACT_COLUMNS = (
@@ -42,7 +56,9 @@ EVIDENCE_COLUMNS = (
     "source_row",
     "note",
 )
-COLUMNS = CONTRACT_COLUMNS + EVIDENCE_COLUMNS
+# The reviewers' verdicts follow the contract's columns, so a lawyer sees them first.
+REVIEW_COLUMNS = ("verdict", "reviewer", "reviewed_at", "verdict_note")
+COLUMNS = CONTRACT_COLUMNS + REVIEW_COLUMNS + EVIDENCE_COLUMNS
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -61,11 +77,29 @@ def _fmt(value: float | None, digits: int = 1) -> str | float:
     return "" if value is None else round(value, digits)
 
 
+def _review_values(m: Match) -> list[Any]:
+    # Reverse one-to-one: raises when absent unless select_related found nothing (then None).
+    try:
+        verdict: Verdict | None = m.verdict
+    except Verdict.DoesNotExist:
+        verdict = None
+    if verdict is None:
+        return ["", "", "", ""]
+    reviewer = verdict.reviewed_by.get_username() if verdict.reviewed_by else ""
+    return [
+        verdict.value,
+        reviewer,
+        verdict.reviewed_at.isoformat(timespec="seconds"),
+        verdict.note,
+    ]
+
+
 def line_values(line: ReportLine) -> list[Any]:
     row, result, m = line.row, line.result, line.match
     base: list[Any] = [row.row_number, result.status]
     if m is None:
         base += ["", "", "", "", row.artist, row.title, "", ""]
+        base += ["", "", "", ""]
         base += [row.album, row.isrc, _fmt(row.duration_s), "", "", "", "", "", "", "", "", ""]
         base += ["", "", "", result.note]
         return base
@@ -80,6 +114,7 @@ def line_values(line: ReportLine) -> list[Any]:
         row.title,
         track.artist,
         track.title,
+        *_review_values(m),
         row.album,
         row.isrc,
         _fmt(row.duration_s),
@@ -121,3 +156,321 @@ def report_csv_write(run: MatchRun, out: io.TextIOBase) -> int:
         out.write(text)
         count += 1
     return count
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+
+XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
+XLSX_MAX_CELL = 32_767  # Excel's limit on characters in a cell
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="1D2330")
+_WIDTHS = {
+    "catalog_row": 8,
+    "status": 11,
+    "dataset": 18,
+    "dataset_track_id": 24,
+    "match_kind": 11,
+    "confidence": 11,
+    "catalog_artist": 28,
+    "catalog_title": 36,
+    "dataset_artist": 28,
+    "dataset_title": 36,
+    "verdict": 11,
+    "reviewer": 14,
+    "reviewed_at": 20,
+    "verdict_note": 30,
+    "rules": 40,
+    "dataset_url": 40,
+    "dataset_version_sha256": 20,
+    "note": 30,
+}
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A cell value Excel and LibreOffice accept: no formula, no XML control character, not
+    longer than a cell may be."""
+    value = neutralize(value)
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_MAX_CELL]
+    return value
+
+
+def _sheet_title(name: str, taken: set[str]) -> str:
+    title = re.sub(r"[\[\]:*?/\\]", "-", name)[:31] or "dataset"
+    base, n = title, 2
+    while title.lower() in taken:
+        suffix = f" ({n})"
+        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(title.lower())
+    return title
+
+
+def _table_sheet(wb: Workbook, title: str, columns: tuple[str, ...]) -> Any:
+    ws = wb.create_sheet(title)
+    # Widths and the frozen header must be set before the first row is written (write-only).
+    for i, name in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(name, 16)
+    ws.freeze_panes = "A2"
+    header = []
+    for name in columns:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        header.append(cell)
+    ws.append(header)
+    return ws
+
+
+def report_xlsx_write(run: MatchRun, target: Any) -> dict[str, int]:
+    """Write the report as an XLSX workbook (openpyxl write-only: rows go straight to disk).
+
+    Sheets: Summary, All rows (the CSV's lines), then one per dataset with its matched lines.
+    Returns the number of lines written per sheet.
+    """
+    summary = report_summary(run)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Summary")
+    ws.column_dimensions["A"].width = 34
+    for letter in "BCDEFGHIJ":
+        ws.column_dimensions[letter].width = 16
+    bold = Font(bold=True)
+
+    def label_row(*values: Any) -> list[Any]:
+        first = WriteOnlyCell(ws, value=_xlsx_value(values[0]))
+        first.font = bold
+        return [first, *(_xlsx_value(v) for v in values[1:])]
+
+    ws.append(label_row(f"trainwatch overlap report, run {run.pk}"))
+    ws.append(label_row("Catalog", run.catalog.name))
+    ws.append(label_row("Catalog rows", summary.rows))
+    ws.append(label_row("Found in at least one dataset", summary.matched))
+    ws.append(label_row("Not found", summary.unmatched))
+    ws.append(label_row("Invalid (not checked)", summary.invalid))
+    ws.append(label_row("Matches", summary.matches))
+    ws.append(label_row("Reviewed matches", summary.reviewed))
+    ws.append(label_row("Confirmed matches", summary.confirmed))
+    ws.append(label_row("Rows with a confirmed match", summary.confirmed_rows))
+    ws.append(label_row("Engine", run.engine_version))
+    ws.append([])
+    kinds = [k for k, _label, _n in summary.kind_rows]
+    ws.append(label_row("Dataset", "Version", "SHA-256", "Rows found", "Share", *kinds))
+    for d in summary.datasets:
+        ws.append(
+            label_row(
+                d.name,
+                d.version,
+                d.version_sha256,
+                d.found,
+                round(d.share, 4),
+                *(n for _k, n in d.kind_bars),
+            )
+        )
+    ws.append([])
+    ws.append(
+        label_row(
+            "Presence of a recording in a dataset is not proof that a model was trained on it."
+        )
+    )
+
+    taken = {"summary", "all rows"}
+    sheets = {"": _table_sheet(wb, "All rows", COLUMNS)}
+    for d in summary.datasets:
+        sheets[d.slug] = _table_sheet(wb, _sheet_title(d.slug, taken), COLUMNS)
+    counts = dict.fromkeys(sheets, 0)
+    for line in report_lines(run):
+        values = [_xlsx_value(v) for v in line_values(line)]
+        targets = [""] + ([line.match.dataset.slug] if line.match is not None else [])
+        for key in targets:
+            sheet = sheets.get(key)
+            if sheet is None or counts[key] >= XLSX_MAX_ROWS - 1:
+                continue
+            sheet.append(values)
+            counts[key] += 1
+    last = get_column_letter(len(COLUMNS))
+    for key, sheet in sheets.items():
+        sheet.auto_filter.ref = f"A1:{last}{counts[key] + 1}"
+    wb.save(target)
+    return counts
+
+
+def report_xlsx_tempfile(run: MatchRun) -> IO[bytes]:
+    """The workbook in an anonymous temporary file, rewound, for a FileResponse to stream."""
+    handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 -- FileResponse closes it
+    report_xlsx_write(run, handle)
+    handle.seek(0)
+    return handle
+
+
+# --- evidence pack ----------------------------------------------------------------------------
+
+PACK_FORMAT = "trainwatch-evidence-pack/1"
+
+
+def match_evidence_document(m: Match) -> dict[str, Any]:
+    """One match as a self-contained JSON document: both sides, scores, provenance, verdict."""
+    row, track = m.catalog_row, m.track
+    try:
+        verdict: Verdict | None = m.verdict
+    except Verdict.DoesNotExist:
+        verdict = None
+    return {
+        "match": m.pk,
+        "run": m.run_id,
+        "kind": m.kind,
+        "confidence": m.confidence,
+        "rank_in_dataset": m.rank,
+        "catalog_row": {
+            "row": row.row_number,
+            "cells": row.cells,
+            "artist": row.artist,
+            "title": row.title,
+            "version": row.version,
+            "album": row.album,
+            "isrc": row.isrc,
+            "duration_s": row.duration_s,
+        },
+        "dataset_track": {
+            "dataset": m.dataset.slug,
+            "dataset_version": track.version.number,
+            "dataset_version_sha256": track.version.sha256,
+            "track_id": track.track_id,
+            "artist": track.artist,
+            "title": track.title,
+            "album": track.album,
+            "duration_s": track.duration_s,
+            "isrc": track.isrc,
+            "url": track.url,
+            "source_file": track.source_file,
+            "source_row": track.source_row,
+        },
+        "scores": {
+            "artist": m.artist_score,
+            "title": m.title_score,
+            "duration_delta_s": m.duration_delta_s,
+            "version_note": m.version_note,
+        },
+        "evidence": m.evidence,
+        "verdict": None
+        if verdict is None
+        else {
+            "value": verdict.value,
+            "note": verdict.note,
+            "reviewer": verdict.reviewed_by.get_username() if verdict.reviewed_by else "",
+            "reviewed_at": verdict.reviewed_at.isoformat(),
+            "carried_from_run": verdict.carried_from_run_id,
+        },
+        "verdict_history": [
+            {
+                "at": e.at.isoformat(),
+                "user": e.user_name,
+                "old": e.old_value,
+                "new": e.new_value,
+                "note": e.note,
+                "carried_from_run": e.carried_from_run,
+            }
+            for e in m.verdict_events.all()
+        ],
+    }
+
+
+class _HashingWriter:
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.digest, self.size = raw, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> None:
+        self.digest.update(data)
+        self.size += len(data)
+        self.raw.write(data)
+
+
+def evidence_pack_write(run: MatchRun, target: Any) -> dict[str, Any]:
+    """Write the evidence pack (a zip) and return its manifest.
+
+    The zip holds report.csv, evidence/<row>-<dataset>-<match>.json per match and manifest.json,
+    which lists the SHA-256 and size of every other file, the dataset versions (with their
+    content hashes) and the engine and normalizer versions, so a third party can check that
+    nothing was altered (see evidence_pack_verify).
+    """
+    files: list[dict[str, Any]] = []
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("report.csv", "w", force_zip64=True) as raw:
+            out = _HashingWriter(raw)
+            for text in report_csv_lines(run):
+                out.write(text.encode("utf-8"))
+        files.append({"path": "report.csv", "sha256": out.digest.hexdigest(), "bytes": out.size})
+        matches = (
+            Match.objects.filter(run=run)
+            .select_related(
+                "catalog_row", "track", "track__version", "dataset", "verdict__reviewed_by"
+            )
+            .prefetch_related("verdict_events")
+            .order_by("catalog_row__row_number", "dataset__slug", "rank")
+        )
+        for m in matches.iterator(chunk_size=1000):
+            data = json.dumps(
+                match_evidence_document(m), ensure_ascii=False, indent=2, sort_keys=True
+            ).encode("utf-8")
+            name = f"evidence/row-{m.catalog_row.row_number:07d}-{m.dataset.slug}-{m.pk}.json"
+            zf.writestr(name, data)
+            files.append(
+                {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            )
+        manifest = {
+            "format": PACK_FORMAT,
+            "created_at": timezone.now().isoformat(),
+            "run": run.pk,
+            "catalog": {
+                "name": run.catalog.name,
+                "sha256": run.catalog.sha256,
+                "rows": run.catalog.row_count,
+            },
+            "engine_version": run.engine_version,
+            "normalizer_version": NORMALIZER_VERSION,
+            "thresholds": run.thresholds,
+            "datasets": [
+                {
+                    "slug": v.dataset.slug,
+                    "name": v.dataset.name,
+                    "version": v.number,
+                    "sha256": v.sha256,
+                    "files": v.files,
+                    "normalizer_version": v.normalizer_version,
+                }
+                for v in run.dataset_versions.select_related("dataset").order_by("dataset__slug")
+            ],
+            "files": files,
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    return manifest
+
+
+def evidence_pack_tempfile(run: MatchRun) -> IO[bytes]:
+    handle = tempfile.TemporaryFile(suffix=".zip")  # noqa: SIM115 -- FileResponse closes it
+    evidence_pack_write(run, handle)
+    handle.seek(0)
+    return handle
+
+
+def evidence_pack_verify(source: Any) -> list[str]:
+    """Recompute every file's SHA-256 against the manifest. Returns the problems found (an
+    empty list means the pack is intact)."""
+    problems: list[str] = []
+    with zipfile.ZipFile(source) as zf:
+        try:
+            manifest = json.loads(zf.read("manifest.json"))
+        except KeyError:
+            return ["manifest.json is missing"]
+        listed = {f["path"]: f for f in manifest.get("files", [])}
+        present = set(zf.namelist()) - {"manifest.json"}
+        for path in sorted(present - set(listed)):
+            problems.append(f"{path} is not listed in the manifest")
+        for path, entry in listed.items():
+            if path not in present:
+                problems.append(f"{path} is listed in the manifest but missing")
+                continue
+            digest = hashlib.sha256()
+            with zf.open(path) as fh:
+                for block in iter(lambda: fh.read(1 << 16), b""):
+                    digest.update(block)
+            if digest.hexdigest() != entry["sha256"]:
+                problems.append(f"{path} does not match its SHA-256 in the manifest")
+    return problems

@@ -141,6 +141,14 @@ class MatchRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    verdicts_carried_at = models.DateTimeField(
+        null=True, blank=True, help_text="When verdicts of earlier runs were carried over"
+    )
+    report_figures = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Report figures that cannot change once the run is done (see selectors)",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -208,7 +216,13 @@ class RowResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "catalog_row"], name="one_result_per_row")
         ]
-        indexes = [models.Index(fields=["run", "status"], name="rowresult_status")]
+        indexes = [
+            models.Index(fields=["run", "status"], name="rowresult_status"),
+            # The report's "sort by confidence" pages walk this index.
+            models.Index(
+                fields=["run", "best_confidence", "catalog_row"], name="rowresult_confidence"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"row {self.catalog_row_id} in run {self.run_id}: {self.status}"
@@ -249,3 +263,90 @@ class Match(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} match of row {self.catalog_row_id} to track {self.track_id}"
+
+
+class Verdict(models.Model):
+    """A reviewer's current verdict on one match. Its history is in VerdictEvent."""
+
+    class Value(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+        UNSURE = "unsure", "Unsure"
+
+    id = models.BigAutoField(primary_key=True)
+    match = models.OneToOneField(Match, on_delete=models.CASCADE, related_name="verdict")
+    # Denormalized so the report can count verdicts per run without joining every match.
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="verdicts")
+    value = models.CharField(max_length=10, choices=Value.choices)
+    note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField()
+    carried_from_run = models.ForeignKey(
+        MatchRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "value"], name="verdict_run_value")]
+
+    def __str__(self) -> str:
+        return f"{self.value} on match {self.match_id}"
+
+
+class AppendOnlyError(Exception):
+    """The audit trail is never changed after the fact."""
+
+
+class VerdictEventQuerySet(models.QuerySet["VerdictEvent"]):
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnlyError("Verdict events are append-only: they cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Verdict events are append-only: they cannot be deleted.")
+
+
+class VerdictEvent(models.Model):
+    """One change of verdict: who, when, old value, new value, note. Rows are only ever added.
+
+    The match, run and user are kept by value as well as by reference, so the trail still reads
+    the same after a run or a user is deleted (the references then become null).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="verdict_events"
+    )
+    match = models.ForeignKey(
+        Match, null=True, blank=True, on_delete=models.SET_NULL, related_name="verdict_events"
+    )
+    run_number = models.PositiveIntegerField(help_text="The run's id when the event was written")
+    catalog_row_number = models.PositiveIntegerField()
+    dataset_slug = models.CharField(max_length=64)
+    dataset_track_id = models.CharField(max_length=128)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user_name = models.CharField(max_length=150, help_text="Who, as named at the time")
+    at = models.DateTimeField()
+    old_value = models.CharField(max_length=10, blank=True)
+    new_value = models.CharField(max_length=10)
+    note = models.TextField(blank=True)
+    carried_from_run = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = VerdictEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["match", "at"], name="verdictevent_match")]
+
+    def __str__(self) -> str:
+        return f"{self.old_value or '-'} -> {self.new_value} by {self.user_name}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("Verdict events are append-only: they cannot be updated.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Verdict events are append-only: they cannot be deleted.")

@@ -10,7 +10,15 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
-from matcher.models import Dataset, Match, MatchRun, RowResult
+from matcher.models import (
+    Dataset,
+    DatasetTrack,
+    Match,
+    MatchRun,
+    RowResult,
+    Verdict,
+    VerdictEvent,
+)
 from uploads.models import Catalog, CatalogRow
 
 
@@ -60,7 +68,23 @@ class DatasetOverlap:
     description: str = ""
     licence: str = ""
     publisher: str = ""
+    source_url: str = ""
     version: int | None = None
+    version_sha256: str = ""
+    tracks: int = 0
+    confirmed: int = 0  # rows with a confirmed match in this dataset
+
+    @property
+    def percent(self) -> float:
+        return self.share * 100
+
+    @property
+    def kind_bars(self) -> list[tuple[str, int]]:
+        """Counts in the fixed order of KIND_ORDER, zeros included (for the chart and table)."""
+        return [(kind, self.by_kind.get(kind, 0)) for kind in KIND_ORDER]
+
+
+KIND_ORDER = tuple(Match.Kind.values)
 
 
 @dataclass
@@ -70,24 +94,118 @@ class ReportSummary:
     unmatched: int
     invalid: int
     datasets: list[DatasetOverlap]
+    by_kind: dict[str, int] = field(default_factory=dict)  # rows by their best kind anywhere
+    matches: int = 0
+    reviewed: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    confirmed_rows: int = 0
 
     @property
     def accounted(self) -> bool:
         return self.matched + self.unmatched + self.invalid == self.rows
 
+    @property
+    def unreviewed(self) -> int:
+        return self.matches - self.reviewed
+
+    @property
+    def confirmed(self) -> int:
+        return self.verdicts.get(Verdict.Value.CONFIRMED, 0)
+
+    @property
+    def kind_rows(self) -> list[tuple[str, str, int]]:
+        labels = dict(Match.Kind.choices)
+        return [(kind, labels[kind], self.by_kind.get(kind, 0)) for kind in KIND_ORDER]
+
+
+FIGURES_FORMAT = 1
+BREAKDOWN_LIMIT = 15
+
+
+def run_figures_compute(run: MatchRun) -> dict[str, Any]:
+    """The report figures that depend only on the run's results (not on verdicts): the
+    expensive aggregates over every row. Once a run is done they never change, so
+    review.report_prepare stores them on the run (MatchRun.report_figures)."""
+    status_counts = dict(
+        run.row_results.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    by_kind = dict(
+        run.row_results.filter(status=RowResult.Status.MATCHED)
+        .values_list("best_kind")
+        .annotate(n=Count("id"))
+        .values_list("best_kind", "n")
+    )
+    per_dataset: dict[str, dict[str, int]] = {}
+    for item in (
+        Match.objects.filter(run=run, rank=1).values("dataset_id", "kind").annotate(n=Count("id"))
+    ):
+        per_dataset.setdefault(str(item["dataset_id"]), {})[item["kind"]] = item["n"]
+    return {
+        "format": FIGURES_FORMAT,
+        "status": status_counts,
+        "by_kind": by_kind,
+        "per_dataset": per_dataset,
+        "matches": Match.objects.filter(run=run).count(),
+        "by_artist": _breakdown(run, "artist"),
+        "by_album": _breakdown(run, "album"),
+    }
+
+
+def run_figures(run: MatchRun) -> dict[str, Any]:
+    figures = run.report_figures or {}
+    if figures.get("format") == FIGURES_FORMAT:
+        return figures
+    return run_figures_compute(run)
+
+
+def _breakdown(run: MatchRun, by: str) -> list[list[Any]]:
+    column = f"catalog_row__{by}"
+    qs = (
+        run.row_results.filter(status=RowResult.Status.MATCHED)
+        .exclude(**{column: ""})
+        .values(column)
+        .annotate(found=Count("id"))
+        .order_by("-found", column)[:BREAKDOWN_LIMIT]
+    )
+    found = {item[column]: item["found"] for item in qs}
+    rows = dict(
+        run.row_results.filter(**{f"{column}__in": list(found)})
+        .values_list(column)
+        .annotate(n=Count("id"))
+        .values_list(column, "n")
+    )
+    return [[label, rows.get(label, n), n] for label, n in found.items()]
+
 
 def report_summary(run: MatchRun) -> ReportSummary:
     """Headline figures: rows per status, and per dataset how many rows were found in it.
 
-    A row counts once per dataset, under the kind of its best match in that dataset.
+    A row counts once per dataset, under the kind of its best match in that dataset (a
+    duplicate row is matched once, through its first occurrence, and counted there).
+    Review figures count matches (a row can have several), plus rows with a confirmed match.
     """
-    status_counts = dict(
-        run.row_results.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    figures = run_figures(run)
+    status_counts = figures["status"]
+    by_kind = figures["by_kind"]
+    per_dataset = {int(k): v for k, v in figures["per_dataset"].items()}
+    verdicts = dict(
+        Verdict.objects.filter(run=run)
+        .values_list("value")
+        .annotate(n=Count("id"))
+        .values_list("value", "n")
     )
-    best = run.matches.filter(rank=1).values("dataset_id", "kind").annotate(n=Count("id"))
-    per_dataset: dict[int, dict[str, int]] = {}
-    for item in best:
-        per_dataset.setdefault(item["dataset_id"], {})[item["kind"]] = item["n"]
+    confirmed_by_dataset = dict(
+        Verdict.objects.filter(run=run, value=Verdict.Value.CONFIRMED)
+        .values_list("match__dataset_id")
+        .annotate(n=Count("match__catalog_row_id", distinct=True))
+        .values_list("match__dataset_id", "n")
+    )
+    confirmed_rows = (
+        Verdict.objects.filter(run=run, value=Verdict.Value.CONFIRMED)
+        .values("match__catalog_row_id")
+        .distinct()
+        .count()
+    )
     total = run.catalog.row_count
     overlaps = []
     for version in run.dataset_versions.select_related("dataset").order_by("dataset__slug"):
@@ -104,7 +222,11 @@ def report_summary(run: MatchRun) -> ReportSummary:
                 description=ds.description,
                 licence=ds.licence,
                 publisher=ds.publisher,
+                source_url=ds.source_url,
                 version=version.number,
+                version_sha256=version.sha256,
+                tracks=version.row_count,
+                confirmed=confirmed_by_dataset.get(ds.pk, 0),
             )
         )
     return ReportSummary(
@@ -113,7 +235,31 @@ def report_summary(run: MatchRun) -> ReportSummary:
         unmatched=status_counts.get(RowResult.Status.UNMATCHED, 0),
         invalid=status_counts.get(RowResult.Status.INVALID, 0),
         datasets=overlaps,
+        by_kind=by_kind,
+        matches=figures["matches"],
+        reviewed=sum(verdicts.values()),
+        verdicts=verdicts,
+        confirmed_rows=confirmed_rows,
     )
+
+
+@dataclass
+class Breakdown:
+    label: str
+    rows: int
+    found: int
+
+    @property
+    def share(self) -> float:
+        return self.found / self.rows if self.rows else 0.0
+
+
+def report_breakdown(run: MatchRun, *, by: str) -> list[Breakdown]:
+    """The label's artists (by="artist") or albums (by="album") most present in the datasets:
+    catalog rows and rows found, most found first."""
+    if by not in ("artist", "album"):
+        raise ValueError(f"cannot break a report down by {by!r}")
+    return [Breakdown(label, rows, found) for label, rows, found in run_figures(run)[f"by_{by}"]]
 
 
 def report_rows(run: MatchRun) -> QuerySet[RowResult]:
@@ -137,7 +283,13 @@ def report_lines(run: MatchRun, *, batch: int = 2000) -> Iterator[ReportLine]:
     last_number = -1
     while True:
         results = list(
-            RowResult.objects.filter(run=run, catalog_row__row_number__gt=last_number)
+            # The catalog condition lets PostgreSQL walk the (catalog, row_number) index from
+            # the last key instead of sorting the whole run for every batch.
+            RowResult.objects.filter(
+                run=run,
+                catalog_row__catalog_id=run.catalog_id,
+                catalog_row__row_number__gt=last_number,
+            )
             .select_related("catalog_row", "catalog_row__duplicate_of")
             .order_by("catalog_row__row_number")[:batch]
         )
@@ -152,7 +304,9 @@ def report_lines(run: MatchRun, *, batch: int = 2000) -> Iterator[ReportLine]:
         if row_ids:
             for m in (
                 Match.objects.filter(run=run, catalog_row_id__in=row_ids)
-                .select_related("track", "track__version", "dataset")
+                .select_related(
+                    "track", "track__version", "dataset", "verdict", "verdict__reviewed_by"
+                )
                 .order_by("catalog_row_id", "dataset__slug", "rank")
             ):
                 by_row.setdefault(m.catalog_row_id, []).append(m)
@@ -170,26 +324,351 @@ def report_lines(run: MatchRun, *, batch: int = 2000) -> Iterator[ReportLine]:
         last_number = results[-1].catalog_row.row_number
 
 
-def row_table(run: MatchRun, *, status: str = "", dataset: str = "") -> QuerySet[RowResult]:
-    qs = RowResult.objects.filter(run=run).select_related("catalog_row")
-    if status:
-        qs = qs.filter(status=status)
-    if dataset:
-        qs = qs.filter(catalog_row__matches__run=run, catalog_row__matches__dataset__slug=dataset)
-    return qs.order_by("catalog_row__row_number").distinct()
+REVIEW_FILTERS = {
+    "unreviewed": "Not reviewed",
+    "reviewed": "Reviewed",
+    Verdict.Value.CONFIRMED: "Confirmed",
+    Verdict.Value.REJECTED: "Rejected",
+    Verdict.Value.UNSURE: "Unsure",
+}
+SORTS = {
+    "row": ("catalog_row__row_number",),
+    # Ties in sheet order (row ids follow the sheet), which an index on the result table covers.
+    "-confidence": ("-best_confidence", "catalog_row_id"),
+    "confidence": ("best_confidence", "catalog_row_id"),
+    "artist": ("catalog_row__artist", "catalog_row__row_number"),
+    "title": ("catalog_row__title", "catalog_row__row_number"),
+}
+
+
+@dataclass
+class ReportFilters:
+    """The row table's filters, parsed from a query string; unknown values are dropped."""
+
+    status: str = ""
+    dataset: str = ""
+    kind: str = ""
+    review: str = ""
+    conf_min: int | None = None
+    conf_max: int | None = None
+    q: str = ""
+    sort: str = "row"
+
+    @classmethod
+    def from_query(cls, data: Any) -> ReportFilters:
+        def bounded(name: str) -> int | None:
+            raw = (data.get(name) or "").strip()
+            if not raw.isdigit():
+                return None
+            return max(0, min(100, int(raw)))
+
+        status = data.get("status", "")
+        kind = data.get("kind", "")
+        review = data.get("review", "")
+        sort = data.get("sort", "row")
+        return cls(
+            status=status if status in RowResult.Status.values else "",
+            dataset=(data.get("dataset") or "").strip()[:64],
+            kind=kind if kind in Match.Kind.values else "",
+            review=review if review in REVIEW_FILTERS else "",
+            conf_min=bounded("conf_min"),
+            conf_max=bounded("conf_max"),
+            q=(data.get("q") or "").strip()[:200],
+            sort=sort if sort in SORTS else "row",
+        )
+
+    @property
+    def has_match_filter(self) -> bool:
+        return bool(
+            self.dataset
+            or self.kind
+            or self.review
+            or self.conf_min is not None
+            or self.conf_max is not None
+        )
+
+    def as_query(self) -> dict[str, str]:
+        """The non-empty filters, for links that keep them (pager, sort, exports)."""
+        out = {
+            "status": self.status,
+            "dataset": self.dataset,
+            "kind": self.kind,
+            "review": self.review,
+            "conf_min": "" if self.conf_min is None else str(self.conf_min),
+            "conf_max": "" if self.conf_max is None else str(self.conf_max),
+            "q": self.q,
+            "sort": "" if self.sort == "row" else self.sort,
+        }
+        return {k: v for k, v in out.items() if v}
+
+
+def _text_filter(q: str, prefix: str = "") -> Q:
+    return (
+        Q(**{f"{prefix}catalog_row__artist__icontains": q})
+        | Q(**{f"{prefix}catalog_row__title__icontains": q})
+        | Q(**{f"{prefix}catalog_row__album__icontains": q})
+        | Q(**{f"{prefix}catalog_row__isrc__iexact": q.replace("-", "").replace(" ", "")})
+    )
+
+
+def filtered_matches(run: MatchRun, filters: ReportFilters) -> QuerySet[Match]:
+    """The matches of a run that satisfy the match-level filters (dataset, kind, review status,
+    confidence range, text). The bulk verdict applies to exactly these."""
+    qs = Match.objects.filter(run=run)
+    if filters.dataset:
+        qs = qs.filter(dataset__slug=filters.dataset)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.conf_min is not None:
+        qs = qs.filter(confidence__gte=filters.conf_min)
+    if filters.conf_max is not None:
+        qs = qs.filter(confidence__lte=filters.conf_max)
+    if filters.review == "unreviewed":
+        qs = qs.filter(verdict__isnull=True)
+    elif filters.review == "reviewed":
+        qs = qs.filter(verdict__isnull=False)
+    elif filters.review:
+        qs = qs.filter(verdict__value=filters.review)
+    if filters.q:
+        qs = qs.filter(_text_filter(filters.q))
+    if filters.status and filters.status != RowResult.Status.MATCHED:
+        qs = qs.none()
+    return qs
+
+
+def row_table(
+    run: MatchRun,
+    *,
+    status: str = "",
+    dataset: str = "",
+    filters: ReportFilters | None = None,
+) -> QuerySet[RowResult]:
+    """The report's rows (one per catalog row) that pass the filters, sorted.
+
+    A row passes the match-level filters when one of its matches (or its original's, for a
+    duplicate) passes them all.
+    """
+    f = filters or ReportFilters(status=status, dataset=dataset)
+    # The catalog filter is redundant but lets PostgreSQL walk the (catalog, row_number) index
+    # in order and stop after one page, instead of sorting every row of the run.
+    qs = _row_filter(
+        RowResult.objects.filter(run=run, catalog_row__catalog_id=run.catalog_id), run, f
+    )
+    return qs.select_related("catalog_row").order_by(*SORTS[f.sort])
+
+
+def row_results_in_order(ids: list[int]) -> list[RowResult]:
+    """The row results with these ids, with their catalog rows, in the order given."""
+    found = RowResult.objects.select_related("catalog_row").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def row_table_count(run: MatchRun, filters: ReportFilters) -> int:
+    """How many rows row_table returns, counted without the join that only its order needs."""
+    f = filters
+    if f.has_match_filter and not f.q and f.status in ("", RowResult.Status.MATCHED):
+        # Rows found directly (distinct rows among the selected matches), plus the duplicate
+        # rows of those: two index-driven counts instead of a join over every row of the run.
+        found = _selected_rows(run, f)
+        direct = found.distinct().count()
+        duplicates = RowResult.objects.filter(
+            run=run, catalog_row__duplicate_of_id__in=found
+        ).count()
+        return direct + duplicates
+    return _row_filter(RowResult.objects.filter(run=run), run, f).count()
+
+
+def _selected_rows(run: MatchRun, f: ReportFilters) -> QuerySet[Any]:
+    """Catalog row ids having a match that passes the match-level filters."""
+    match_filters = ReportFilters(
+        dataset=f.dataset, kind=f.kind, review=f.review, conf_min=f.conf_min, conf_max=f.conf_max
+    )
+    return filtered_matches(run, match_filters).values("catalog_row_id")
+
+
+def _row_filter(qs: QuerySet[RowResult], run: MatchRun, f: ReportFilters) -> QuerySet[RowResult]:
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.q:
+        qs = qs.filter(_text_filter(f.q))
+    if f.has_match_filter:
+        # A duplicate row is matched through its first occurrence. Two IN (subquery) tests
+        # become hashed sub-plans, so the sheet-ordered page stops after one page of hits.
+        found = _selected_rows(run, f)
+        qs = qs.filter(Q(catalog_row_id__in=found) | Q(catalog_row__duplicate_of_id__in=found))
+    return qs
 
 
 def run_matches_by_row(run: MatchRun, row_ids: list[int]) -> dict[int, list[Match]]:
     out: dict[int, list[Match]] = {}
     for m in (
         Match.objects.filter(run=run, catalog_row_id__in=row_ids)
-        .select_related("track", "dataset")
+        .select_related("track", "dataset", "verdict")
         .order_by("dataset__slug", "rank")
     ):
         out.setdefault(m.catalog_row_id, []).append(m)
     return out
 
 
+def verdict_history(match: Match) -> QuerySet[VerdictEvent]:
+    return VerdictEvent.objects.filter(match=match).order_by("at", "id")
+
+
+def match_verdict(match: Match) -> Verdict | None:
+    return Verdict.objects.select_related("reviewed_by").filter(match=match).first()
+
+
+@dataclass
+class CandidateView:
+    track: DatasetTrack | None
+    track_pk: int
+    kind: str
+    confidence: int
+    scores: dict[str, Any]
+    is_this_match: bool
+    match_pk: int | None
+
+
 def evidence_context(match: Match) -> dict[str, Any]:
-    others = RowResult.objects.filter(run=match.run, catalog_row=match.catalog_row).first()
-    return {"match": match, "row_result": others}
+    """Everything the evidence page shows for one match, read in a handful of queries."""
+    row_result = RowResult.objects.filter(run=match.run, catalog_row=match.catalog_row).first()
+    raw = list(row_result.top_candidates) if row_result else []
+    track_ids = [c.get("track") for c in raw if isinstance(c.get("track"), int)]
+    tracks = {
+        t.pk: t
+        for t in DatasetTrack.objects.filter(pk__in=track_ids).select_related(
+            "version", "version__dataset"
+        )
+    }
+    match_of_track = dict(
+        Match.objects.filter(
+            run=match.run, catalog_row=match.catalog_row, track_id__in=track_ids
+        ).values_list("track_id", "pk")
+    )
+    candidates = [
+        CandidateView(
+            track=tracks.get(c.get("track", 0)),
+            track_pk=c.get("track", 0),
+            kind=c.get("kind", ""),
+            confidence=c.get("confidence", 0),
+            scores={k: v for k, v in c.items() if k not in ("track", "kind", "confidence")},
+            is_this_match=c.get("track") == match.track_id,
+            match_pk=match_of_track.get(c.get("track", 0)),
+        )
+        for c in raw
+    ]
+    evidence = match.evidence or {}
+    catalog_row = match.catalog_row
+    return {
+        "match": match,
+        "row_result": row_result,
+        "candidates": candidates,
+        "identifiers": list(match.track.identifiers.values_list("kind", "value")),
+        "catalog_identifiers": evidence.get("catalog", {}).get("identifiers", []),
+        "raw_cells": sorted((catalog_row.cells or {}).items()),
+        "duration_delta": match.duration_delta_s,
+        "verdict": match_verdict(match),
+        "history": verdict_history(match),
+        "verdict_choices": Verdict.Value.choices,
+    }
+
+
+# --- re-run difference --------------------------------------------------------------------
+
+
+def previous_run(run: MatchRun) -> MatchRun | None:
+    """The latest finished run of the same catalog before this one."""
+    return (
+        MatchRun.objects.filter(
+            catalog_id=run.catalog_id,
+            status=MatchRun.Status.DONE,
+            created_at__lt=run.created_at,
+        )
+        .exclude(pk=run.pk)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+PairKey = tuple[int, str, str]  # (catalog row number, dataset slug, dataset track id)
+
+
+@dataclass
+class DiffLine:
+    key: PairKey
+    artist: str
+    title: str
+    dataset_artist: str
+    dataset_title: str
+    kind: str
+    confidence: int
+    verdict: str
+    match_pk: int | None
+    old_kind: str = ""
+    old_confidence: int | None = None
+
+
+@dataclass
+class RunDiff:
+    run: MatchRun
+    previous: MatchRun
+    new: list[DiffLine]
+    gone: list[DiffLine]
+    unchanged: list[DiffLine]
+    versions_before: dict[str, int]
+    versions_after: dict[str, int]
+
+    @property
+    def version_changes(self) -> list[tuple[str, int | None, int | None]]:
+        """(dataset slug, version before, version after) for each dataset whose version changed."""
+        slugs = set(self.versions_before) | set(self.versions_after)
+        return [
+            (s, self.versions_before.get(s), self.versions_after.get(s))
+            for s in sorted(slugs)
+            if self.versions_before.get(s) != self.versions_after.get(s)
+        ]
+
+
+def _pairs(run: MatchRun) -> dict[PairKey, DiffLine]:
+    out: dict[PairKey, DiffLine] = {}
+    for pk, number, artist, title, slug, track_id, t_artist, t_title, kind, conf, verdict in (
+        Match.objects.filter(run=run)
+        .order_by("catalog_row__row_number", "dataset__slug", "rank")
+        .values_list(
+            "pk",
+            "catalog_row__row_number",
+            "catalog_row__artist",
+            "catalog_row__title",
+            "dataset__slug",
+            "track__track_id",
+            "track__artist",
+            "track__title",
+            "kind",
+            "confidence",
+            "verdict__value",
+        )
+        .iterator(chunk_size=2000)
+    ):
+        key = (number, slug, track_id)
+        out[key] = DiffLine(key, artist, title, t_artist, t_title, kind, conf, verdict or "", pk)
+    return out
+
+
+def run_diff(run: MatchRun, previous: MatchRun) -> RunDiff:
+    """What changed between two runs of the same catalog, pair by pair (catalog row number,
+    dataset, dataset track id): matches that are new, gone, or still there."""
+    before = _pairs(previous)
+    after = _pairs(run)
+    new = [line for key, line in after.items() if key not in before]
+    gone = [line for key, line in before.items() if key not in after]
+    unchanged = []
+    for key, line in after.items():
+        old = before.get(key)
+        if old is not None:
+            line.old_kind, line.old_confidence = old.kind, old.confidence
+            unchanged.append(line)
+
+    def versions(r: MatchRun) -> dict[str, int]:
+        return dict(r.dataset_versions.values_list("dataset__slug", "number"))
+
+    return RunDiff(run, previous, new, gone, unchanged, versions(previous), versions(run))

@@ -1,4 +1,5 @@
-"""Pages: dashboard, run progress and report, evidence, datasets; the CSV download.
+"""Pages: dashboard, run progress and report, evidence and verdicts, re-run difference,
+datasets; the CSV, XLSX and evidence-pack downloads.
 
 Views stay thin: they fetch through the scoped selectors (an object of another organization is
 a 404) and render.
@@ -6,21 +7,34 @@ a 404) and render.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import READ, UPLOAD, role_allows
+from accounts.permissions import READ, REVIEW, UPLOAD, role_allows
 from accounts.selectors import role_in
-from matcher import selectors, services
+from matcher import exports, review, selectors, services
 from matcher.exports import report_csv_lines
-from matcher.models import MatchRun, RowResult
+from matcher.models import Match, MatchRun, RowResult, Verdict
 from uploads.forms import CatalogUploadForm
 
 ROWS_PER_PAGE = 50
+DIFF_LINES_SHOWN = 500
 
 
 def _require(request: HttpRequest, organization_id: int, action: str) -> str:
@@ -50,34 +64,217 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+KIND_COLOURS = {
+    "identifier": "#1e7a46",
+    "exact": "#3f9e64",
+    "strong": "#2d5bd7",
+    "version": "#c27c0e",
+    "possible": "#e0b252",
+}
+CHART_WIDTH = 640  # px of the bar area; labels sit above each bar
+
+
+def _overlap_chart(summary: selectors.ReportSummary) -> dict[str, object]:
+    """Geometry of the per-dataset overlap chart: one bar per dataset, as wide as its share of
+    the catalog, split into segments by match kind. Rendered as inline SVG (no script, no CDN)."""
+    bars = []
+    for i, d in enumerate(summary.datasets):
+        x = 0.0
+        segments = []
+        for kind, n in d.kind_bars:
+            if not n:
+                continue
+            width = CHART_WIDTH * n / summary.rows if summary.rows else 0.0
+            segments.append(
+                {
+                    "kind": kind,
+                    "n": n,
+                    "x": round(x, 2),
+                    "width": round(max(width, 1.0), 2),
+                    "colour": KIND_COLOURS.get(kind, "#888"),
+                }
+            )
+            x += width
+        bars.append({"d": d, "y": 8 + i * 46, "segments": segments, "percent": d.share * 100})
+    legend = [
+        {"kind": kind, "label": label, "colour": KIND_COLOURS[kind], "x": 8 + i * 128}
+        for i, (kind, label, _n) in enumerate(summary.kind_rows)
+    ]
+    return {
+        "bars": bars,
+        "legend": legend,
+        "width": CHART_WIDTH + 16,
+        "height": 8 + len(bars) * 46 + 28,
+        "legend_y": 8 + len(bars) * 46 + 6,
+    }
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count by a cheaper query than COUNT(*) over the sorted one."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _page_url(filters: selectors.ReportFilters, **extra: object) -> str:
+    query = filters.as_query()
+    query.update({k: str(v) for k, v in extra.items() if v not in ("", None)})
+    return "?" + urlencode(query) if query else "?"
+
+
 @login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
     role = _require(request, run.organization_id, READ)
-    context: dict[str, object] = {"run": run, "can_cancel": role_allows(role, UPLOAD)}
+    context: dict[str, object] = {
+        "run": run,
+        "can_cancel": role_allows(role, UPLOAD),
+        "can_rerun": role_allows(role, UPLOAD) and run.is_finished,
+        "can_review": role_allows(role, REVIEW),
+    }
     if run.status == MatchRun.Status.DONE or run.status == MatchRun.Status.CANCELLED:
-        status = request.GET.get("status", "")
-        if status not in RowResult.Status.values:
-            status = ""
-        dataset = request.GET.get("dataset", "")
-        page = Paginator(selectors.row_table(run, status=status, dataset=dataset), ROWS_PER_PAGE)
+        # Runs finished before the carry-over existed get their verdicts on first view.
+        review.report_prepare(run=run)
+        filters = selectors.ReportFilters.from_query(request.GET)
+        # Page through ids only (a narrow sort), then load the page's rows.
+        page = _CountedPaginator(
+            selectors.row_table(run, filters=filters).values_list("pk", flat=True),
+            ROWS_PER_PAGE,
+            count=selectors.row_table_count(run, filters),
+        )
         page_obj = page.get_page(request.GET.get("page"))
-        results = list(page_obj.object_list)
+        results = selectors.row_results_in_order(list(page_obj.object_list))
         matches = selectors.run_matches_by_row(
             run, [r.catalog_row.duplicate_of_id or r.catalog_row_id for r in results]
         )
+        summary = selectors.report_summary(run)
+        sort_links = {
+            key.replace("-", "desc_"): _page_url(dataclasses.replace(filters, sort=key))
+            for key in selectors.SORTS
+        }
         context.update(
-            summary=selectors.report_summary(run),
+            summary=summary,
+            chart=_overlap_chart(summary),
+            by_artist=selectors.report_breakdown(run, by="artist"),
+            by_album=selectors.report_breakdown(run, by="album"),
             page_obj=page_obj,
             rows=[
                 (r, matches.get(r.catalog_row.duplicate_of_id or r.catalog_row_id, []))
                 for r in results
             ],
-            filter_status=status,
-            filter_dataset=dataset,
+            filters=filters,
+            filter_query=urlencode(filters.as_query()),
+            prev_url=_page_url(filters, page=page_obj.previous_page_number())
+            if page_obj.has_previous()
+            else "",
+            next_url=_page_url(filters, page=page_obj.next_page_number())
+            if page_obj.has_next()
+            else "",
+            sort_links=sort_links,
             statuses=RowResult.Status.choices,
+            kinds=Match.Kind.choices,
+            review_filters=list(selectors.REVIEW_FILTERS.items()),
+            sorts=[
+                ("row", "Row number"),
+                ("-confidence", "Confidence, highest first"),
+                ("confidence", "Confidence, lowest first"),
+                ("artist", "Artist"),
+                ("title", "Title"),
+            ],
+            verdict_choices=Verdict.Value.choices,
+            selected_matches=selectors.filtered_matches(run, filters).count()
+            if role_allows(role, REVIEW) and filters.has_match_filter
+            else None,
+            previous=selectors.previous_run(run),
         )
     return render(request, "matcher/run_detail.html", context)
+
+
+@login_required
+@require_POST
+def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record one verdict on every match of the report's current filtered selection."""
+    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
+    _require(request, run.organization_id, REVIEW)
+    filters = selectors.ReportFilters.from_query(request.POST)
+    back = reverse("run-detail", args=[run.pk]) + _page_url(filters)
+    if not filters.has_match_filter:
+        messages.error(
+            request,
+            "Choose at least one filter (dataset, kind, review status or confidence) before "
+            "recording a verdict on a selection, so it cannot reach every match by accident.",
+        )
+        return redirect(back)
+    try:
+        changed = review.verdicts_bulk_record(
+            run=run,
+            matches=selectors.filtered_matches(run, filters),
+            user=request.user,
+            value=request.POST.get("value", ""),
+            note=request.POST.get("note", ""),
+        )
+    except review.ReviewError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    messages.success(request, f"Verdict recorded on {changed} matches.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
+    match = get_object_or_404(selectors.matches_for_user(request.user), pk=pk)
+    _require(request, match.run.organization_id, REVIEW)
+    try:
+        review.verdict_record(
+            match=match,
+            user=request.user,
+            value=request.POST.get("value", ""),
+            note=request.POST.get("note", ""),
+        )
+    except review.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Verdict saved.")
+    return redirect("match-evidence", pk=match.pk)
+
+
+@login_required
+@require_POST
+def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
+    """Match the same catalog again against the datasets' current versions."""
+    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
+    _require(request, run.organization_id, UPLOAD)
+    datasets = [v.dataset for v in run.dataset_versions.select_related("dataset")]
+    try:
+        new_run = services.match_run_start(
+            catalog=run.catalog, datasets=datasets, created_by=request.user
+        )
+    except services.MatchRunError as exc:
+        messages.error(request, str(exc))
+        return redirect("run-detail", pk=run.pk)
+    return redirect("run-detail", pk=new_run.pk)
+
+
+@login_required
+def run_diff(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
+    _require(request, run.organization_id, READ)
+    previous = selectors.previous_run(run)
+    diff = None
+    if previous is not None and run.status == MatchRun.Status.DONE:
+        review.report_prepare(run=run)
+        diff = selectors.run_diff(run, previous)
+    return render(
+        request,
+        "matcher/run_diff.html",
+        {"run": run, "previous": previous, "diff": diff, "limit": DIFF_LINES_SHOWN},
+    )
 
 
 @login_required
@@ -110,6 +307,7 @@ def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
     _require(request, run.organization_id, READ)
     bom = request.GET.get("bom") == "1"
+    review.report_prepare(run=run)
     response = StreamingHttpResponse(
         report_csv_lines(run, bom=bom), content_type="text/csv; charset=utf-8"
     )
@@ -118,10 +316,38 @@ def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def run_report_xlsx(request: HttpRequest, pk: int) -> FileResponse:
+    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
+    _require(request, run.organization_id, READ)
+    handle = exports.report_xlsx_tempfile(run)
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"trainwatch-run-{run.pk}.xlsx",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+@login_required
+def run_evidence_pack(request: HttpRequest, pk: int) -> FileResponse:
+    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
+    _require(request, run.organization_id, READ)
+    handle = exports.evidence_pack_tempfile(run)
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"trainwatch-run-{run.pk}-evidence.zip",
+        content_type="application/zip",
+    )
+
+
+@login_required
 def match_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     match = get_object_or_404(selectors.matches_for_user(request.user), pk=pk)
-    _require(request, match.run.organization_id, READ)
-    return render(request, "matcher/evidence.html", selectors.evidence_context(match))
+    role = _require(request, match.run.organization_id, READ)
+    context = selectors.evidence_context(match)
+    context["can_review"] = role_allows(role, REVIEW)
+    return render(request, "matcher/evidence.html", context)
 
 
 def dataset_list(request: HttpRequest) -> HttpResponse:
