@@ -186,6 +186,15 @@ if env_str("CELERY_KEY_PREFIX"):
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"matcher.tasks.match_chunk": {"queue": "matching"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A chunk queues the next one when it finishes: keep trying through a broker restart of up to
+# about a minute rather than losing the chain (the watchdog covers longer outages).
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 40,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 2,
+}
 CELERY_BEAT_SCHEDULE = {
     "match-runs-watchdog": {
         "task": "matcher.tasks.match_runs_watchdog",
@@ -195,11 +204,14 @@ CELERY_BEAT_SCHEDULE = {
 
 # Matching. Thresholds are recorded on every run, so a report says what it was made with.
 MATCH_CHUNK_ROWS = env_int("MATCH_CHUNK_ROWS", 500)
+# Chunks of one run queued at a time (at least the number of worker processes you run).
+MATCH_RUN_WINDOW = env_int("MATCH_RUN_WINDOW", 8)
 MATCH_THRESHOLDS = {
     "strong": env_int("MATCH_STRONG", 90),
     "possible": env_int("MATCH_POSSIBLE", 75),
     "artist_min": env_int("MATCH_ARTIST_MIN", 70),
     "title_min": env_int("MATCH_TITLE_MIN", 70),
+    "artist_strong": env_int("MATCH_ARTIST_STRONG", 80),
 }
 MATCH_MAX_PER_DATASET = env_int("MATCH_MAX_PER_DATASET", 3)
 # A run with no finished chunk for this long has lost its tasks: the watchdog re-queues them,

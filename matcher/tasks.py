@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
 from matcher import services, watchdog
@@ -14,10 +15,15 @@ logger = logging.getLogger(__name__)
 CHUNK_RETRIES = 5
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def match_run_dispatch(run_id: int) -> int:
-    """Fan a run out into one task per chunk."""
-    chunk_ids = services.match_run_begin(run_id=run_id)
+def _window(task) -> int | None:  # type: ignore[no-untyped-def]
+    # In-process (eager) tasks would chain by recursion: there, every chunk is queued at once.
+    return None if task.app.conf.task_always_eager else settings.MATCH_RUN_WINDOW
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def match_run_dispatch(self, run_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Fan a run out into chunk tasks, a window at a time (see services.match_run_begin)."""
+    chunk_ids = services.match_run_begin(run_id=run_id, window=_window(self))
     for chunk_id in chunk_ids:
         match_chunk.delay(run_id, chunk_id)
     return len(chunk_ids)
@@ -26,7 +32,9 @@ def match_run_dispatch(run_id: int) -> int:
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=CHUNK_RETRIES)
 def match_chunk(self, run_id: int, chunk_id: int) -> int:  # type: ignore[no-untyped-def]
     try:
-        return services.match_chunk_process(chunk_id=chunk_id)
+        rows = services.match_chunk_process(chunk_id=chunk_id)
+        window = _window(self)
+        next_id = services.match_chunk_next(chunk_id=chunk_id, window=window) if window else None
     except (DatabaseError, InterfaceError) as exc:
         # A dropped connection or a deadlock: the chunk's transaction wrote nothing, so the
         # same chunk can simply run again on a fresh connection.
@@ -39,6 +47,9 @@ def match_chunk(self, run_id: int, chunk_id: int) -> int:  # type: ignore[no-unt
         logger.exception("match chunk failed", extra={"run": run_id, "chunk": chunk_id})
         services.match_run_fail(run_id=run_id, reason=f"matching failed: {exc}")
         raise
+    if next_id is not None:
+        match_chunk.delay(run_id, next_id)
+    return rows
 
 
 @shared_task(ignore_result=True)

@@ -189,3 +189,18 @@ def celery_worker_process(transactional_db) -> Iterator[WorkerProcess]:  # type:
     worker.wait_ready()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    """PostgreSQL and Redis for worker processes, with the skeleton sample dataset imported."""
+    from matcher.importer import dataset_import
+
+    _require_worker_stack()
+    celery_app.control.purge()
+    dataset_import(
+        slug="spotify-sample",
+        paths=[DATA / "skeleton" / "tracks_generic.csv"],
+        file_format="generic-csv",
+    )
+    return tmp_path

@@ -19,10 +19,9 @@ from django.db import connection
 
 from accounts.services import organization_get_or_create
 from config.celery import app as celery_app
-from matcher.importer import dataset_import
 from matcher.models import Match, MatchChunk, MatchRun, RowResult
 from matcher.services import match_run_begin, match_run_cancel, match_run_create, match_run_start
-from tests.conftest import REPO, WorkerProcess, _require_worker_stack, subprocess_env
+from tests.conftest import REPO, WorkerProcess, subprocess_env
 from uploads.models import Catalog
 from uploads.services import catalog_create
 
@@ -30,16 +29,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 SKELETON = Path(__file__).parent / "data" / "skeleton"
 ROWS = 1200
-
-
-@pytest.fixture
-def stack(transactional_db, tmp_path) -> Path:  # type: ignore[no-untyped-def]
-    _require_worker_stack()
-    celery_app.control.purge()
-    dataset_import(
-        slug="spotify-sample", paths=[SKELETON / "tracks_generic.csv"], file_format="generic-csv"
-    )
-    return tmp_path
 
 
 def _big_catalog(tmp_path: Path) -> Path:
@@ -148,13 +137,7 @@ def test_lost_tasks_are_found_by_the_periodic_check_and_requeued(stack, settings
     assert match_run_begin(run_id=running.pk)  # chunks pending, but no task was ever sent
     env = {"MATCH_STALL_SECONDS": "1", "MATCH_WATCHDOG_INTERVAL": "1"}
     worker = WorkerProcess(stack / "worker.log", concurrency=2, env=env)
-    beat_log = (stack / "beat.log").open("wb")
-    beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-         "-s", str(stack / "beat-schedule")],
-        cwd=REPO, env={**subprocess_env(), **env}, stdout=beat_log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    beat = _beat(stack, env)
     try:
         worker.wait_ready()
         _wait(
@@ -165,7 +148,6 @@ def test_lost_tasks_are_found_by_the_periodic_check_and_requeued(stack, settings
     finally:
         beat.terminate()
         beat.wait(timeout=30)
-        beat_log.close()
         worker.stop()
     assert "match_runs_watchdog" in (stack / "beat.log").read_text(errors="replace")
     _assert_accounted_once(queued)
@@ -195,6 +177,16 @@ def test_cancel_stops_new_chunks_and_leaves_a_consistent_partial_report(stack, s
     assert MatchChunk.objects.filter(run=run, status="done").count() == run.chunks_done
 
 
+def _beat(stack: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with (stack / "beat.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+             "-s", str(stack / "beat-schedule")],
+            cwd=REPO, env={**subprocess_env(), **env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -216,10 +208,9 @@ def private_redis(tmp_path) -> Iterator[tuple[int, list[str]]]:  # type: ignore[
     procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)]
     _wait_port(port)
     yield port, cmd
-    for p in procs:
+    for p in procs + _restarted:
         p.kill()
-    for p in _restarted:
-        p.kill()
+        p.wait(timeout=10)
     _restarted.clear()
 
 
@@ -241,10 +232,17 @@ def test_a_redis_restart_during_a_run_does_not_need_manual_repair(stack, setting
     port, cmd = private_redis
     url = f"redis://127.0.0.1:{port}/0"
     env = {"REDIS_URL": url, "CELERY_BROKER_URL": url, "CELERY_VISIBILITY_TIMEOUT": "5",
-           "MATCH_CHUNK_ROWS": "10"}  # fmt: skip
+           "MATCH_CHUNK_ROWS": "10", "MATCH_STALL_SECONDS": "15",
+           "MATCH_WATCHDOG_INTERVAL": "2"}  # fmt: skip
     worker = WorkerProcess(stack / "worker.log", concurrency=1, env=env)
+    # The deployment's periodic check runs too, as it would in production (docker/compose.yaml).
+    beat = _beat(stack, env)
+    # Not the current app: later tests' tasks must keep going to the suite's own broker.
     ping_app = Celery(
-        "ping", broker=url, broker_transport_options=celery_app.conf.broker_transport_options
+        "ping",
+        broker=url,
+        broker_transport_options=celery_app.conf.broker_transport_options,
+        set_as_current=False,
     )
     out = stack / "report.csv"
     producer = subprocess.Popen(
@@ -271,6 +269,8 @@ def test_a_redis_restart_during_a_run_does_not_need_manual_repair(stack, setting
     finally:
         if producer.poll() is None:
             producer.kill()
+        beat.terminate()
+        beat.wait(timeout=30)
         worker.stop()
     assert producer.returncode == 0, output.decode(errors="replace")
     run = MatchRun.objects.get(organization__slug="redis-label")
