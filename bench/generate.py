@@ -15,6 +15,7 @@ import binascii
 import csv
 import gzip
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -425,7 +426,11 @@ def _write_laion(out: Path, n: int, seed: int, files: int, workers: int) -> list
     if workers <= 1 or files == 1:
         return [_write_laion_file(path, seed, start, count) for path, start, count in parts]
     # one process per file: generation is CPU-bound Python, and each file has its own stream
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: forking a process that holds threads (a test run's database and broker
+    # connections) can deadlock the child.
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         futures = [
             pool.submit(_write_laion_file, path, seed, start, count) for path, start, count in parts
         ]

@@ -15,13 +15,12 @@ from matcher.datasets.registry import FORMATS
 
 
 def _load_generator() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "generate.py"
-    spec = importlib.util.spec_from_file_location("bench_generate", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # worker processes unpickle functions by module name
-    spec.loader.exec_module(module)
-    return module
+    # Imported by its plain name from bench/ on sys.path, so spawned worker processes (which
+    # inherit sys.path) can import it again to unpickle the functions they run.
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    return importlib.import_module("generate")
 
 
 generate = _load_generator()
