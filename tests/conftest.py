@@ -127,6 +127,9 @@ class WorkerProcess:
                 str(concurrency),
                 "--loglevel",
                 "INFO",
+                # One log file per pool process (%I): lines of two processes never interleave.
+                "--logfile",
+                str(log_path.with_name(f"{log_path.stem}-%I.log")),
                 "-n",
                 f"{self.name}@%h",
                 "--without-gossip",
@@ -170,7 +173,8 @@ class WorkerProcess:
         self._log.close()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        files = [self.log_path, *sorted(self.log_path.parent.glob(f"{self.log_path.stem}-*.log"))]
+        return "\n".join(f.read_text(errors="replace") for f in files if f.exists())
 
 
 def _require_worker_stack() -> None:

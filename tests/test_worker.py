@@ -55,7 +55,6 @@ def test_a_run_split_into_chunks_completes_on_a_real_worker(celery_worker_proces
     assert results.filter(status="invalid").count() == 2
     # The chunks really ran in the worker process: its log has each task succeeding.
     log = celery_worker_process.log()
-    # (Two pool processes write the same file, so lines can interleave: count by pattern.)
     succeeded = re.findall(r"Task matcher\.tasks\.match_chunk\[[0-9a-f-]+\] succeeded", log)
     assert len(succeeded) == 5
 
