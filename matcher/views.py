@@ -44,6 +44,13 @@ def _require(request: HttpRequest, organization_id: int, action: str) -> str:
     return role or ""
 
 
+def _run_for(request: HttpRequest, pk: int, action: str) -> tuple[MatchRun, str]:
+    """The run if the user's organizations include it (404 otherwise) and their role there
+    allows `action` (403 otherwise)."""
+    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
+    return run, _require(request, run.organization_id, action)
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     membership = getattr(request, "membership", None)
@@ -129,8 +136,7 @@ def _page_url(filters: selectors.ReportFilters, **extra: object) -> str:
 
 @login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    role = _require(request, run.organization_id, READ)
+    run, role = _run_for(request, pk, READ)
     context: dict[str, object] = {
         "run": run,
         "can_cancel": role_allows(role, UPLOAD),
@@ -199,8 +205,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
     """Record one verdict on every match of the report's current filtered selection."""
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, REVIEW)
+    run, _role = _run_for(request, pk, REVIEW)
     filters = selectors.ReportFilters.from_query(request.POST)
     back = reverse("run-detail", args=[run.pk]) + _page_url(filters)
     if not filters.has_match_filter:
@@ -248,8 +253,7 @@ def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     """Match the same catalog again against the datasets' current versions."""
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, UPLOAD)
+    run, _role = _run_for(request, pk, UPLOAD)
     datasets = [v.dataset for v in run.dataset_versions.select_related("dataset")]
     try:
         new_run = services.match_run_start(
@@ -263,8 +267,7 @@ def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def run_diff(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, READ)
+    run, _role = _run_for(request, pk, READ)
     previous = selectors.previous_run(run)
     diff = None
     if previous is not None and run.status == MatchRun.Status.DONE:
@@ -279,8 +282,7 @@ def run_diff(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, READ)
+    run, _role = _run_for(request, pk, READ)
     return JsonResponse(
         {
             "id": run.pk,
@@ -296,16 +298,14 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, UPLOAD)
+    run, _role = _run_for(request, pk, UPLOAD)
     services.match_run_cancel(run=run)
     return redirect("run-detail", pk=run.pk)
 
 
 @login_required
 def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, READ)
+    run, _role = _run_for(request, pk, READ)
     bom = request.GET.get("bom") == "1"
     review.report_prepare(run=run)
     response = StreamingHttpResponse(
@@ -317,8 +317,7 @@ def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def run_report_xlsx(request: HttpRequest, pk: int) -> FileResponse:
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, READ)
+    run, _role = _run_for(request, pk, READ)
     handle = exports.report_xlsx_tempfile(run)
     return FileResponse(
         handle,
@@ -330,8 +329,7 @@ def run_report_xlsx(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 def run_evidence_pack(request: HttpRequest, pk: int) -> FileResponse:
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    _require(request, run.organization_id, READ)
+    run, _role = _run_for(request, pk, READ)
     handle = exports.evidence_pack_tempfile(run)
     return FileResponse(
         handle,
