@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.urls import reverse
 
 from tests.conftest import subprocess_env
@@ -35,7 +36,7 @@ def _upload(client, name: str, data: bytes):  # type: ignore[no-untyped-def]
     ids=["not-a-spreadsheet", "no-artist-title-columns", "empty-file", "header-only"],
 )
 def test_a_bad_upload_is_refused_with_a_clear_message(client, alice, name, data, expected):
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     response = _upload(client, name, data)
     assert response.status_code == 400
     body = response.content.decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from matcher.models import Match, MatchRun
@@ -46,14 +47,14 @@ def _pages(run: MatchRun) -> list[str]:
 
 @pytest.mark.parametrize("username", ["alice", "bob", "rita"])
 def test_members_of_the_label_can_read_its_run(alices_run, client, bob, rita, username):
-    client.login(username=username, password=PASSWORD)
+    client.login(request=HttpRequest(), username=username, password=PASSWORD)
     for url in _pages(alices_run):
         response = client.get(url)
         assert response.status_code == 200, url
 
 
 def test_an_outsider_gets_404_on_every_page_of_another_labels_run(alices_run, client, charlie):
-    client.login(username="charlie", password=PASSWORD)
+    client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
     for url in _pages(alices_run):
         response = client.get(url)
         assert response.status_code == 404, url
@@ -62,7 +63,7 @@ def test_an_outsider_gets_404_on_every_page_of_another_labels_run(alices_run, cl
 
 
 def test_an_outsiders_dashboard_lists_none_of_another_labels_runs(alices_run, client, charlie):
-    client.login(username="charlie", password=PASSWORD)
+    client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
     response = client.get(reverse("dashboard"))
     assert response.status_code == 200
     assert b"alice-catalog" not in response.content
@@ -77,13 +78,13 @@ def test_anonymous_visitors_are_sent_to_sign_in(alices_run, client):
 
 
 def test_an_outsider_cannot_cancel_another_labels_run(alices_run, client, charlie):
-    client.login(username="charlie", password=PASSWORD)
+    client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
     response = client.post(reverse("run-cancel", args=[alices_run.pk]))
     assert response.status_code == 404
 
 
 def test_a_reviewer_cannot_upload(client, rita):
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     with (SKELETON / "catalog.csv").open("rb") as fh:
         response = client.post(reverse("catalog-upload"), {"file": fh})
     assert response.status_code == 403

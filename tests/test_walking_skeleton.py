@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.urls import reverse
 
 from matcher.models import Match, MatchRun, RowResult
@@ -176,7 +177,7 @@ def confirm_guessed_mapping() -> dict[str, str]:
 def test_web_upload_runs_the_match_and_shows_the_report(
     skeleton_dataset, client, alice, django_capture_on_commit_callbacks
 ):
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     with (
         (SKELETON / "catalog.csv").open("rb") as fh,
         django_capture_on_commit_callbacks(execute=True),

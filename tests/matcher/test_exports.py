@@ -11,6 +11,7 @@ import zipfile
 
 import openpyxl
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from matcher import review
@@ -87,7 +88,7 @@ def test_csv_neutralizes_a_formula_in_a_catalog_cell(built):
 
 
 def test_csv_download_with_bom_starts_with_the_utf8_bom(built, client, bob):
-    client.login(username="bob", password=PASSWORD)
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
     response = client.get(reverse("run-report-csv", args=[built.run.pk]), {"bom": "1"})
     data = b"".join(response.streaming_content)
     assert data.startswith(b"\xef\xbb\xbf")
@@ -129,7 +130,7 @@ def test_xlsx_reads_back_with_summary_dataset_sheets_and_neutralized_cells(built
 
 
 def test_xlsx_download_is_an_xlsx_attachment(built, client, rita):
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     response = client.get(reverse("run-report-xlsx", args=[built.run.pk]))
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
@@ -182,7 +183,7 @@ def test_evidence_pack_verification_finds_an_altered_file(built, tmp_path):
 
 
 def test_evidence_pack_download_verifies(built, client, alice):
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     response = client.get(reverse("run-evidence-pack", args=[built.run.pk]))
     assert response.status_code == 200
     assert evidence_pack_verify(io.BytesIO(b"".join(response.streaming_content))) == []

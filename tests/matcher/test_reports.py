@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -321,7 +322,7 @@ def test_confidence_bounds_are_clamped_and_junk_is_ignored():
 
 
 def test_report_page_shows_figures_chart_context_and_filtered_rows(built, client, bob):
-    client.login(username="bob", password=PASSWORD)
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
     response = client.get(reverse("run-detail", args=[built.run.pk]), {"dataset": "beta"})
     assert response.status_code == 200
     body = response.content.decode()
@@ -339,7 +340,7 @@ def test_report_page_shows_figures_chart_context_and_filtered_rows(built, client
 def test_report_page_paginates_and_keeps_filters_in_page_links(built, client, alice, settings):
     from matcher import views
 
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     before = views.ROWS_PER_PAGE
     views.ROWS_PER_PAGE = 2
     try:
@@ -353,7 +354,7 @@ def test_report_page_paginates_and_keeps_filters_in_page_links(built, client, al
 
 
 def test_outsider_gets_404_on_every_report_page(built, client, charlie):
-    client.login(username="charlie", password=PASSWORD)
+    client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
     m = built.matches[(2, "alpha")]
     for url in (
         reverse("run-detail", args=[built.run.pk]),
@@ -373,7 +374,7 @@ def test_outsider_gets_404_on_every_report_page(built, client, charlie):
 
 
 def test_evidence_page_shows_both_sides_provenance_and_other_candidates(built, client, rita):
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     m = built.matches[(4, "beta")]
     body = client.get(reverse("match-evidence", args=[m.pk])).content.decode()
     assert "Open Water (demo)" in body and "Open Water" in body

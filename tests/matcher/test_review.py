@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.urls import reverse
 
 from matcher import review
@@ -77,7 +78,7 @@ def test_member_cannot_record_a_verdict(built, bob, client):
     m = built.matches[(2, "alpha")]
     with pytest.raises(PermissionDenied):
         review.verdict_record(match=m, user=bob, value="confirmed")
-    client.login(username="bob", password=PASSWORD)
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
     assert (
         client.post(reverse("match-verdict", args=[m.pk]), {"value": "confirmed"}).status_code
         == 403
@@ -91,12 +92,12 @@ def test_member_cannot_record_a_verdict(built, bob, client):
 
 def test_owner_and_reviewer_record_verdicts_through_the_evidence_page(built, client, alice, rita):
     m = built.matches[(2, "beta")]
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     response = client.post(
         reverse("match-verdict", args=[m.pk]), {"value": "rejected", "note": "a cover"}
     )
     assert response.status_code == 302
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     client.post(reverse("match-verdict", args=[m.pk]), {"value": "confirmed", "note": "ok"})
     page = client.get(reverse("match-evidence", args=[m.pk])).content.decode()
     assert "a cover" in page and "rita" in page and "alice" in page
@@ -105,14 +106,14 @@ def test_owner_and_reviewer_record_verdicts_through_the_evidence_page(built, cli
 
 def test_an_unknown_verdict_is_refused_with_a_message(built, client, rita):
     m = built.matches[(2, "beta")]
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     response = client.post(reverse("match-verdict", args=[m.pk]), {"value": "maybe"}, follow=True)
     assert "is not a verdict" in response.content.decode()
     assert not Verdict.objects.exists()
 
 
 def test_bulk_verdict_reaches_exactly_the_filtered_matches(built, client, rita):
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     response = client.post(
         reverse("run-bulk-verdict", args=[built.run.pk]),
         {"dataset": "beta", "conf_min": "80", "value": "confirmed", "note": "batch 1"},
@@ -127,7 +128,7 @@ def test_bulk_verdict_reaches_exactly_the_filtered_matches(built, client, rita):
 def test_bulk_verdict_needs_a_filter_so_it_cannot_reach_every_match_by_accident(
     built, client, alice
 ):
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     response = client.post(
         reverse("run-bulk-verdict", args=[built.run.pk]), {"value": "rejected"}, follow=True
     )
@@ -211,7 +212,7 @@ def test_the_latest_verdict_is_the_one_carried_over(built, rita, alice):
 def test_report_page_carries_verdicts_over_once_on_first_view(built, rita, client):
     review.verdict_record(match=built.matches[(2, "alpha")], user=rita, value="confirmed")
     second = _rerun_with_new_alpha_version(built)
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     client.get(reverse("run-detail", args=[second.run.pk]))
     client.get(reverse("run-detail", args=[second.run.pk]))
     assert Verdict.objects.filter(run=second.run).count() == 1
@@ -240,7 +241,7 @@ def test_re_run_diff_lists_new_gone_and_unchanged_pairs(built, rita):
 
 def test_re_run_diff_page_shows_the_counts(built, client, bob):
     second = _rerun_with_new_alpha_version(built)
-    client.login(username="bob", password=PASSWORD)
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
     body = client.get(reverse("run-diff", args=[second.run.pk])).content.decode()
     assert '<strong class="diff-new" id="diff-new">1</strong>' in body
     assert '<strong class="diff-gone" id="diff-gone">1</strong>' in body
@@ -253,9 +254,9 @@ def test_re_run_diff_page_shows_the_counts(built, client, bob):
 def test_re_run_button_starts_a_new_run_of_the_same_catalog(
     built, client, bob, rita, django_capture_on_commit_callbacks
 ):
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     assert client.post(reverse("run-rerun", args=[built.run.pk])).status_code == 403
-    client.login(username="bob", password=PASSWORD)
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
     response = client.post(reverse("run-rerun", args=[built.run.pk]))
     assert response.status_code == 302
     new_run = built.catalog.runs.exclude(pk=built.run.pk).get()

@@ -13,6 +13,7 @@ from typing import Any
 import openpyxl
 import pytest
 from django.conf import settings
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -85,7 +86,7 @@ def selected(body: str, field: str) -> str:
 
 @pytest.fixture
 def alice_client(client: Client, alice: Any) -> Client:
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     return client
 
 
@@ -341,11 +342,11 @@ def test_a_file_over_the_row_cap_is_refused_at_upload(alice_client: Client, sett
 def test_a_reviewer_cannot_upload_nor_confirm(
     client: Client, alice: Any, rita: Any, generic_dataset: Any
 ) -> None:
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     upload(client, "c.csv", csv_bytes([["Artist", "Title"], ["A", "B"]]))
     pending = PendingUpload.objects.get()
     client.logout()
-    client.login(username="rita", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     assert client.get(reverse("catalog-upload")).status_code == 403
     assert upload(client, "c.csv", csv_bytes([["Artist", "Title"], ["A", "B"]])).status_code == 403
     assert client.get(mapping_url(pending)).status_code == 403
@@ -357,11 +358,11 @@ def test_a_reviewer_cannot_upload_nor_confirm(
 def test_an_outsider_gets_404_on_another_labels_pending_upload(
     client: Client, alice: Any, charlie: Any, generic_dataset: Any
 ) -> None:
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     upload(client, "c.csv", csv_bytes([["Artist", "Title"], ["A", "B"]]))
     pending = PendingUpload.objects.get()
     client.logout()
-    client.login(username="charlie", password=PASSWORD)
+    client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
     assert client.get(mapping_url(pending)).status_code == 404
     data = confirm_data(pending.default_sheet, {"artist": 0, "title": 1})
     assert client.post(mapping_url(pending), data).status_code == 404
@@ -373,11 +374,11 @@ def test_an_outsider_gets_404_on_another_labels_pending_upload(
 def test_a_teammate_can_confirm_a_pending_upload_of_the_label(
     client: Client, alice: Any, bob: Any, generic_dataset: Any
 ) -> None:
-    client.login(username="alice", password=PASSWORD)
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
     upload(client, "c.csv", csv_bytes([["Artist", "Title"], ["A", "B"]]))
     pending = PendingUpload.objects.get()
     client.logout()
-    client.login(username="bob", password=PASSWORD)
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
     data = confirm_data(pending.default_sheet, {"artist": 0, "title": 1})
     assert client.post(mapping_url(pending), data).status_code == 302
     run = MatchRun.objects.get()

@@ -1,0 +1,12 @@
+"""Account pages: sign-in and out, organization switching."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("organization/switch/", views.organization_switch, name="org-switch"),
+]

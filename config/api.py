@@ -1,0 +1,200 @@
+"""What every API endpoint shares: pagination, one error body shape, the organization a request
+acts in, and the documentation page.
+
+Every error answers ``{"error": {"status": <int>, "code": <str>, "detail": <str>, "fields":
+{...}}}`` so a label's tooling can handle all of them the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.templatetags.static import static
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.views import SpectacularSwaggerView
+from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from accounts.models import Membership
+from accounts.permissions import role_allows
+from accounts.selectors import api_membership
+
+
+class StandardPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _flatten(fields: Any, where: str = "") -> list[str]:
+    """Field errors as "where: message" lines ("mapping.artist: ..."), nested errors included."""
+    if isinstance(fields, dict):
+        lines = []
+        for key, value in fields.items():
+            name = "" if key in ("non_field_errors", "detail") else str(key)
+            lines += _flatten(value, f"{where}.{name}" if where and name else where or name)
+        return lines
+    if isinstance(fields, list):
+        lines = []
+        for i, value in enumerate(fields):
+            if isinstance(value, dict | list):
+                lines += _flatten(value, f"{where}[{i}]" if where else f"[{i}]")
+            else:
+                lines += _flatten(value, where)
+        return lines
+    return [f"{where}: {fields}" if where else str(fields)]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    fields: dict[str, Any] = {}
+    if isinstance(data, dict) and "detail" in data and not isinstance(data["detail"], dict | list):
+        detail = str(data["detail"])
+        code = getattr(data["detail"], "code", "error")
+    elif isinstance(data, dict):
+        fields = data
+        lines = _flatten(data)
+        detail = "; ".join(lines[:5]) if lines else "Some fields are not valid."
+        code = "invalid"
+    else:
+        detail = "; ".join(str(item) for item in data) if isinstance(data, list) else str(data)
+        code = "invalid"
+    response.data = {
+        "error": {"status": response.status_code, "code": code, "detail": detail, "fields": fields}
+    }
+    return response
+
+
+# --- the error body in the schema ------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="The HTTP status, repeated")
+    code = serializers.CharField(help_text="A stable, machine-readable code (not_found, invalid..)")
+    detail = serializers.CharField(help_text="What went wrong and what to do, for a person")
+    fields = serializers.DictField(
+        help_text="Per input field (dotted path for nested ones), its messages; empty otherwise"
+    )
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    error = ErrorSerializer()
+
+
+_ERROR_TEXT = {
+    400: "The input is not valid: `detail` says what and `fields` where.",
+    401: "No credentials, or an invalid or revoked API token.",
+    403: "Your role in this organization does not allow this.",
+    404: "Not found (or it belongs to another organization).",
+    409: "Not possible in the object's current state.",
+    413: "The upload is larger than the most one upload may be.",
+    429: "Too many requests: wait the number of seconds `detail` gives.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """Schema entries for the error statuses an endpoint may answer (401 always)."""
+    return {
+        code: OpenApiResponse(ErrorBodySerializer, description=_ERROR_TEXT[code])
+        for code in sorted({401, *codes})
+    }
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """The personal API tokens in the schema: ``Authorization: Bearer tw_...``."""
+
+    target_class = "accounts.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "tw_<prefix>_<secret>",
+            "description": "A personal API token, created on the account's API tokens page. "
+            "It acts in the organization it was created for.",
+        }
+
+
+# --- errors the API raises -------------------------------------------------------------------
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Not possible in the current state."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The upload is too large."
+    default_code = "too_large"
+
+
+# --- the organization a request acts in ------------------------------------------------------
+
+
+def request_membership(request: Request) -> Membership | None:
+    """The membership the request acts as: the token's organization, or the browser session's
+    current one (see accounts.selectors.api_membership)."""
+    return api_membership(request)
+
+
+def organization_id_of(request: Request) -> int | None:
+    membership = request_membership(request)
+    return membership.organization_id if membership is not None else None
+
+
+def require_role(request: Request, action: str, organization_id: int | None = None) -> Membership:
+    """The request's membership, if its role allows `action` (403 otherwise). An object of
+    another organization never reaches here: lookups are scoped, so it is a 404 first."""
+    membership = request_membership(request)
+    if membership is None:
+        raise exceptions.PermissionDenied(
+            "You are not a member of any organization: ask an owner for an invitation."
+        )
+    if organization_id is not None and membership.organization_id != organization_id:
+        raise exceptions.NotFound()
+    if not role_allows(membership.role, action):
+        raise exceptions.PermissionDenied(
+            f"Your role in {membership.organization.name} ({membership.role}) does not allow this."
+        )
+    return membership
+
+
+# --- content negotiation for downloads -------------------------------------------------------
+
+
+class DownloadNegotiation(DefaultContentNegotiation):
+    """Downloads answer their own file type whatever Accept says; their errors are JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except exceptions.NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
+# --- the documentation page ------------------------------------------------------------------
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """Swagger UI served from our own static files (matcher/static/vendor/swagger-ui): the
+    service runs offline, so nothing comes from a CDN."""
+
+    @staticmethod
+    def _swagger_ui_resource(filename: str) -> str:
+        return static(f"vendor/swagger-ui/{filename}")
+
+    @staticmethod
+    def _swagger_ui_favicon() -> str:
+        return static("vendor/swagger-ui/favicon-32x32.png")

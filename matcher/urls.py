@@ -1,0 +1,24 @@
+"""Pages for runs, reports, evidence, review and datasets."""
+
+from django.urls import path
+
+from matcher import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("catalogs/<int:pk>/start/", views.catalog_run_start, name="catalog-run-start"),
+    path("runs/<int:pk>/", views.run_detail, name="run-detail"),
+    path("runs/<int:pk>/status.json", views.run_status, name="run-status"),
+    path("runs/<int:pk>/progress/", views.run_progress_fragment, name="run-progress"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
+    path("runs/<int:pk>/report.csv", views.run_report_csv, name="run-report-csv"),
+    path("runs/<int:pk>/report.xlsx", views.run_report_xlsx, name="run-report-xlsx"),
+    path("runs/<int:pk>/evidence.zip", views.run_evidence_pack, name="run-evidence-pack"),
+    path("runs/<int:pk>/verdicts/", views.run_bulk_verdict, name="run-bulk-verdict"),
+    path("runs/<int:pk>/rerun/", views.run_rerun, name="run-rerun"),
+    path("runs/<int:pk>/diff/", views.run_diff, name="run-diff"),
+    path("matches/<int:pk>/", views.match_evidence, name="match-evidence"),
+    path("matches/<int:pk>/verdict/", views.match_verdict, name="match-verdict"),
+    path("datasets/", views.dataset_list, name="dataset-list"),
+    path("datasets/<slug:slug>/", views.dataset_detail, name="dataset-detail"),
+]
