@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # Bump whenever any rule below changes an output: keys stored at import carry this version.
-NORMALIZER_VERSION = "1"
+NORMALIZER_VERSION = "2"
 
 # --------------------------------------------------------------------------------------------
 # Character-level folding
@@ -930,7 +930,13 @@ _EXTENSION = re.compile(r"\.(?:avi|wmv|mpg|mpeg|flv|mp4|mp3|mkv|webm)\s*$", re.I
 _STARS = re.compile(r"\s*\*\*[^*]+\*\*\s*")
 _TITLE_FEAT_BARE = re.compile(rf"\s+(?:{_FEAT_WORD})\s+(.+)$", re.IGNORECASE)
 _DASH = re.compile(r"\s+-\s+")
-_YEAR_DASH = re.compile(r"\b((?:19|20)\d\d)\s+-\s+(?=(?:digital\s+)?re-?master)", re.IGNORECASE)
+# "Song - 2011 - Remaster": the year belongs to the remaster tag. Not when the year opens the
+# title ("1977 - Remastered 2011" is the song "1977") or the tag carries its own year.
+_YEAR_DASH = re.compile(
+    r"(?<=\S)(\s+-\s+)((?:19|20)\d\d)\s+-\s+"
+    r"(?=(?:digital\s+)?re-?master\w*(?!\s+(?:19|20)\d\d))",
+    re.IGNORECASE,
+)
 _LIVE_AT = re.compile(r"\s+-\s+live\s+@\s+", re.IGNORECASE)
 _BARE_TAIL = re.compile(
     r"(?:\s+(?:full\s+album|sub\s+espa[nñ]ol|"
@@ -1097,7 +1103,7 @@ def _normalize_title_slow(raw: str, artists: Artists | None) -> Title:
     # ' - ' suffixes, classified from the right; the first unclassified one stops the scan.
     artist_in_title = ""
     if "-" in text:
-        text = _YEAR_DASH.sub(r"\1 ", text)
+        text = _YEAR_DASH.sub(r"\1\2 ", text)
         text = _LIVE_AT.sub(" - Live at ", text)
         parts = _DASH.split(text)
         while len(parts) > 1:

@@ -200,6 +200,27 @@ def test_remaster_tag_is_same_recording() -> None:
     assert "same recording: remaster 2009" in title.rules
 
 
+@pytest.mark.parametrize(
+    ("raw", "display", "same"),
+    [
+        # A title that is a year keeps it: "1977" by Bay City Rollers-style titles.
+        ("1977 - Remastered 2011", "1977", ("remaster 2011",)),
+        ("1977 - Remastered", "1977", ("remaster",)),
+        ("1979 (Remastered 2012)", "1979", ("remaster 2012",)),
+        # A year standing alone between dashes belongs to the remaster tag.
+        ("Song - 2011 - Remaster", "Song", ("remaster 2011",)),
+        ("Song - 2011 - Digital Remaster", "Song", ("remaster 2011",)),
+        ("Song 2011 - Remaster", "Song 2011", ("remaster",)),
+    ],
+)
+def test_year_next_to_a_remaster_tag_goes_where_it_belongs(
+    raw: str, display: str, same: tuple[str, ...]
+) -> None:
+    title = normalize_title(raw)
+    assert title.display == display
+    assert title.version.same == same
+
+
 def test_digital_remaster_in_brackets_keeps_year() -> None:
     title = normalize_title("Track Title (2009 Re-Mastered Digital Version)")
     assert title.version.same == ("remaster 2009",)
