@@ -4,6 +4,14 @@ Names, titles and albums are drawn from the real rows in ../shared/data (or the 
 tests/data/datasets), with the quirks real files show: several artists, "feat." credits,
 remaster and live tags, YouTube video titles, non-Latin scripts and duplicate rows.
 
+Beyond EXPANSION_FROM rows the real vocabulary (about 30,000 titles and 20,000 artists) is too
+small: every title would recur hundreds of times and every artist thousands, which no real
+training set does. Large sets therefore grow their own names from the real ones, seeded:
+one artist per ARTIST_EVERY rows, with a skewed popularity (the most popular of 2.8M artists
+has about 13,000 tracks in 22M rows, the median a handful), and titles built from the words of
+real titles, so most are rare; a share of rows keeps the real artists and titles (popular songs,
+covers and generic titles such as "Intro" recur as they do in real sets).
+
     python bench/generate.py laion-disco-12m --rows 1000000 --seed 7 --out /tmp/laion
 """
 
@@ -61,6 +69,11 @@ LICENCES = (
 )
 VIDEO_SUFFIXES = (" (Official Video)", " (Official Audio)", " (Lyrics)", " [Official Music Video]")
 _NON_WORD = re.compile(r"[\W_]+")
+EXPANSION_FROM = 200_000  # rows; smaller sets use the real vocabulary alone
+ARTIST_EVERY = 8  # rows per generated artist in an expanded set
+REAL_ARTIST_SHARE = 0.10  # of credits in an expanded set that name a real artist
+REAL_TITLE_SHARE = 0.15  # of titles in an expanded set that are real titles
+_MIX = 0x9E3779B97F4A7C15
 LANGUAGES = ("en", "es", "ja", "ko", "fr", "pt", "de", "zh")
 
 
@@ -119,16 +132,51 @@ def load_vocabulary(directory: str | None = None) -> Vocabulary:
     raise SystemExit(f"no vocabulary files found in {', '.join(map(str, candidates))}")
 
 
+def _name_parts(artists: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """First and last words of the real artists' names, to build new names from."""
+    first: dict[str, None] = {}
+    last: dict[str, None] = {}
+    for name in artists:
+        words = name.split()
+        if len(words) >= 2 and all(w.isalpha() for w in (words[0], words[-1])):
+            first[words[0]] = None
+            last[words[-1]] = None
+    return tuple(first) or ("Alex",), tuple(last) or ("Stone",)
+
+
+def _title_words(titles: Sequence[str]) -> tuple[str, ...]:
+    """The distinct words of the real titles (any script), to build new titles from."""
+    words: dict[str, None] = {}
+    for title in titles:
+        for word in title.split():
+            word = word.strip("()[]{}\"'.,!?:;-")
+            if len(word) >= 2 and not word.isdigit():
+                words[word.lower() if word.isascii() else word] = None
+    return tuple(words) or ("song",)
+
+
 class RowMaker:
     """Draws realistic rows for one format from a seeded random generator."""
 
-    def __init__(self, seed: int, vocabulary: Vocabulary | None = None, *, stream: int = 0) -> None:
+    def __init__(
+        self,
+        seed: int,
+        vocabulary: Vocabulary | None = None,
+        *,
+        stream: int = 0,
+        universe: int = 0,
+    ) -> None:
         # ids depend on ``seed`` alone, the draws on (seed, stream): parallel writers of one data
-        # set share artists' channel ids but do not repeat each other's rows
+        # set share artists' channel ids but do not repeat each other's rows. ``universe`` is
+        # the size of the whole data set being written: from EXPANSION_FROM rows, names grow.
         self.rng = random.Random(seed if stream == 0 else f"{seed}/{stream}")
         self.seed = seed
         self.vocab = vocabulary or load_vocabulary()
         self._channel: dict[str, str] = {}
+        self._synthetic_artists = universe // ARTIST_EVERY if universe >= EXPANSION_FROM else 0
+        if self._synthetic_artists:
+            self._first_names, self._last_names = _name_parts(self.vocab.artists)
+            self._words = _title_words(self.vocab.titles)
         rng = self.rng
         # pools of pre-drawn values: picking one costs a single random() instead of several calls
         self._durations = [
@@ -147,12 +195,39 @@ class RowMaker:
         rng, pool = self.rng, self.vocab.artists
         roll = rng.random()
         count = 1 if roll < 0.82 else 2 if roll < 0.95 else 3
-        names = [pool[int(rng.random() * len(pool))] for _ in range(count)]
+        synthetic = self._synthetic_artists
+        names = []
+        for _ in range(count):
+            if synthetic and rng.random() >= REAL_ARTIST_SHARE:
+                # popularity skewed towards low indexes: P(index 0) = 1/sqrt(synthetic)
+                names.append(self._artist_name(int(synthetic * rng.random() ** 2)))
+            else:
+                names.append(pool[int(rng.random() * len(pool))])
         return list(dict.fromkeys(names))
+
+    def _artist_name(self, index: int) -> str:
+        """The generated artist number ``index``: the same name for the same index and seed."""
+        h = ((index + 1) * _MIX ^ self.seed) % 2**64
+        first = self._first_names[(h >> 8) % len(self._first_names)]
+        last = self._last_names[(h >> 36) % len(self._last_names)]
+        shape = h % 10
+        if shape == 7:
+            return f"The {last}"
+        if shape == 8:
+            return f"DJ {first}"
+        if shape == 9:
+            return f"{first} {last} & The {self._last_names[(h >> 20) % len(self._last_names)]}"
+        return f"{first} {last}"
 
     def title(self, artists: Sequence[str]) -> str:
         rng, titles = self.rng, self.vocab.titles
-        title = titles[int(rng.random() * len(titles))]
+        if self._synthetic_artists and rng.random() >= REAL_TITLE_SHARE:
+            words = self._words
+            count = 1 + int(rng.random() ** 1.5 * 4)  # 1 to 4 words, short ones more often
+            title = " ".join(words[int(rng.random() * len(words))] for _ in range(count))
+            title = title[:1].upper() + title[1:]
+        else:
+            title = titles[int(rng.random() * len(titles))]
         roll = rng.random()
         if roll < 0.06 and len(artists) > 1:
             title = f"{title} (feat. {artists[1]})"
@@ -177,6 +252,8 @@ class RowMaker:
             # stable per artist within a run, like a real YouTube Music channel
             digest = random.Random(f"{self.seed}:{artist}").getrandbits(132).to_bytes(17, "big")
             channel = "UC" + base64.urlsafe_b64encode(digest).decode()[:22]
+            if len(self._channel) > 100_000:  # millions of generated artists: keep memory flat
+                self._channel.clear()
             self._channel[artist] = channel
         return channel
 
@@ -311,16 +388,23 @@ class RowMaker:
 
 
 def generate_rows(
-    fmt: str, n: int, seed: int, *, start: int = 0, duplicate_rate: float = 0.01
+    fmt: str,
+    n: int,
+    seed: int,
+    *,
+    start: int = 0,
+    duplicate_rate: float = 0.01,
+    universe: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """``n`` rows of ``fmt`` as dicts keyed by the native field names, deterministic in ``seed``.
 
     Duplicates: about ``duplicate_rate`` of rows repeat an earlier row exactly (a re-upload);
     for the Spotify layout they repeat an earlier track under another genre instead, as the
     original does for about a fifth of its rows. ``start`` offsets the row index (and so the
-    generated ids) for writers that produce one data set in several parts.
+    generated ids) for writers that produce one data set in several parts; ``universe`` is then
+    the size of the whole set (default ``n``), which decides how far names grow.
     """
-    maker = RowMaker(seed, stream=start)
+    maker = RowMaker(seed, stream=start, universe=n if universe is None else universe)
     make = {
         "generic-csv": maker.generic,
         "spotify-tracks-dataset": maker.spotify,
@@ -398,9 +482,9 @@ LAION_SCHEMA = pa.schema(
 )
 
 
-def _write_laion_file(path: Path, seed: int, start: int, count: int) -> Path:
+def _write_laion_file(path: Path, seed: int, start: int, count: int, universe: int) -> Path:
     names = LAION_SCHEMA.names
-    rows = generate_rows("laion-disco-12m", count, seed, start=start)
+    rows = generate_rows("laion-disco-12m", count, seed, start=start, universe=universe)
     with pq.ParquetWriter(path, LAION_SCHEMA, compression="snappy") as writer:
         remaining = count
         while remaining > 0:
@@ -424,7 +508,7 @@ def _write_laion(out: Path, n: int, seed: int, files: int, workers: int) -> list
             (out / f"train-{i:05d}-of-{files:05d}.parquet", start, min(per_file, n - start))
         )
     if workers <= 1 or files == 1:
-        return [_write_laion_file(path, seed, start, count) for path, start, count in parts]
+        return [_write_laion_file(path, seed, start, count, n) for path, start, count in parts]
     # one process per file: generation is CPU-bound Python, and each file has its own stream
     # spawn, not fork: forking a process that holds threads (a test run's database and broker
     # connections) can deadlock the child.
@@ -432,7 +516,8 @@ def _write_laion(out: Path, n: int, seed: int, files: int, workers: int) -> list
         max_workers=workers, mp_context=multiprocessing.get_context("spawn")
     ) as pool:
         futures = [
-            pool.submit(_write_laion_file, path, seed, start, count) for path, start, count in parts
+            pool.submit(_write_laion_file, path, seed, start, count, n)
+            for path, start, count in parts
         ]
         return [future.result() for future in futures]
 

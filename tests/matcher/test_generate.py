@@ -108,3 +108,22 @@ def test_command_line_writes_the_requested_rows(
     lines = (tmp_path / "tracks.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "track_id,artist,title,album,duration_s,isrc,url"
     assert len(lines) == 501
+
+
+def test_large_sets_grow_their_own_names_so_titles_stay_mostly_rare() -> None:
+    small = list(generate.generate_rows("laion-disco-12m", 3000, seed=3))
+    # the same 3,000 rows drawn as part of a 12M-row set
+    large = list(generate.generate_rows("laion-disco-12m", 3000, seed=3, universe=12_000_000))
+    vocabulary = generate.load_vocabulary()
+    real_artists = set(vocabulary.artists)
+
+    def distinct(rows: list[dict], field: str) -> int:
+        return len({str(row[field]).lower() for row in rows})
+
+    assert distinct(large, "title") > distinct(small, "title")
+    share_real = sum(row["artist_names"][0] in real_artists for row in large) / len(large)
+    assert share_real < 0.3  # mostly generated names
+    assert all(row["artist_names"][0] in real_artists for row in small)
+    # generated names are stable: the same seed gives the same rows
+    again = list(generate.generate_rows("laion-disco-12m", 3000, seed=3, universe=12_000_000))
+    assert again == large
