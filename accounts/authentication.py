@@ -41,7 +41,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].decode(errors="replace").lower() not in self.keywords:
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Send the header as: Authorization: Bearer <key>.")
+            raise exceptions.AuthenticationFailed(
+                "Send the header as: Authorization: Bearer <key>."
+            )
         key = header[1].decode(errors="replace")
         prefix = parse_key(key)
         token = None

@@ -62,6 +62,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
+    # Before django.contrib.admin, so accounts' registration/ templates (password reset) win
+    # over the admin's.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -74,7 +77,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "axes",
-    "accounts",
     "uploads",
     "matcher",
 ]
@@ -212,6 +214,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "matcher.tasks.match_runs_watchdog",
         "schedule": float(env_int("MATCH_WATCHDOG_INTERVAL", 60)),
     },
+    "catalogs-storing-watchdog": {
+        "task": "uploads.tasks.catalogs_storing_watchdog",
+        "schedule": float(env_int("CATALOG_WATCHDOG_INTERVAL", 300)),
+    },
+    # Uploads never confirmed are removed (with their files) a day after they were sent.
+    "pending-uploads-purge": {
+        "task": "uploads.tasks.pending_uploads_purge",
+        "schedule": float(env_int("PENDING_UPLOADS_PURGE_INTERVAL", 3600)),
+        "kwargs": {"hours": float(env_int("PENDING_UPLOADS_MAX_HOURS", 24))},
+    },
 }
 
 # Matching. Thresholds are recorded on every run, so a report says what it was made with.
@@ -232,7 +244,14 @@ MATCH_STALL_SECONDS = env_int("MATCH_STALL_SECONDS", 600)
 MATCH_GIVE_UP_SECONDS = env_int("MATCH_GIVE_UP_SECONDS", 6 * 3600)
 MATCH_CHUNK_MAX_ATTEMPTS = env_int("MATCH_CHUNK_MAX_ATTEMPTS", 5)
 
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For
+# (1 behind one TLS proxy). 0: the connecting address is the client's. Sign-in lockouts and API
+# throttles key on the client address, so a wrong value either locks out everyone behind the
+# proxy together or lets a client pick its own address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", env_int("AXES_PROXY_COUNT", 0))
+
 REST_FRAMEWORK = {
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Per-user API tokens (created and revoked in the UI), then the browser session.
         "accounts.authentication.ApiTokenAuthentication",
@@ -260,6 +279,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "matcher.models.MatchRun.Status",
+        "CatalogStatusEnum": "uploads.models.Catalog.Status",
+        "DatasetVersionStatusEnum": "matcher.models.DatasetVersion.Status",
+    },
 }
 
 # Sign-in throttling (django-axes): lock a username from one address after repeated failures.
@@ -268,7 +292,7 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0) or None
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip_address"  # uses TRUSTED_PROXY_COUNT
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # E-mail (password reset, invitations): printed on the console unless SMTP is configured.
