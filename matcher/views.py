@@ -1,5 +1,6 @@
-"""Pages: dashboard, run progress and report, evidence and verdicts, re-run difference,
-datasets; the CSV, XLSX and evidence-pack downloads.
+"""Pages: dashboard, run progress (live, through an htmx fragment) and report, starting a run
+from a catalog, evidence and verdicts, re-run difference, datasets; the CSV, XLSX and
+evidence-pack downloads.
 
 Views stay thin: they fetch through the scoped selectors (an object of another organization is
 a 404) and render.
@@ -24,14 +25,15 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import READ, REVIEW, UPLOAD, role_allows
 from accounts.selectors import role_in
 from matcher import exports, review, selectors, services
 from matcher.exports import report_csv_lines
-from matcher.models import Match, MatchRun, RowResult, Verdict
-from uploads.forms import CatalogUploadForm
+from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
+from matcher.progress import RunProgress, run_progress
+from uploads.forms import RunStartForm
 
 ROWS_PER_PAGE = 50
 DIFF_LINES_SHOWN = 500
@@ -51,12 +53,19 @@ def _run_for(request: HttpRequest, pk: int, action: str) -> tuple[MatchRun, str]
     return run, _require(request, run.organization_id, action)
 
 
+POLL_SECONDS = 2
+# htmx stops polling an element when its response has this status (and still swaps it).
+HTMX_STOP_POLLING = 286
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     membership = getattr(request, "membership", None)
-    runs = catalogs = None
+    runs: list[RunProgress] | None = None
+    catalogs = None
     if membership is not None:
-        runs = selectors.runs_for_organization(membership.organization_id)[:50]
+        recent = selectors.runs_for_organization(membership.organization_id)[:50]
+        runs = [run_progress(r) for r in recent]
         catalogs = selectors.catalogs_for_organization(membership.organization_id)[:50]
     return render(
         request,
@@ -64,9 +73,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "runs": runs,
             "catalogs": catalogs,
-            "form": CatalogUploadForm(),
             "can_upload": membership is not None and role_allows(membership.role, UPLOAD),
             "datasets": selectors.datasets_with_versions(),
+            "poll_seconds": POLL_SECONDS,
         },
     )
 
@@ -139,6 +148,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run, role = _run_for(request, pk, READ)
     context: dict[str, object] = {
         "run": run,
+        "progress": run_progress(run),
+        "poll_seconds": POLL_SECONDS,
         "can_cancel": role_allows(role, UPLOAD),
         "can_rerun": role_allows(role, UPLOAD) and run.is_finished,
         "can_review": role_allows(role, REVIEW),
@@ -197,6 +208,9 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if role_allows(role, REVIEW) and filters.has_match_filter
             else None,
             previous=selectors.previous_run(run),
+            first_unreviewed=selectors.run_first_unreviewed(run.pk)
+            if role_allows(role, REVIEW)
+            else None,
         )
     return render(request, "matcher/run_detail.html", context)
 
@@ -233,19 +247,30 @@ def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a verdict, then show the next match of the run not reviewed yet (when the form
+    asks for it with then=next) or this match again."""
     match = get_object_or_404(selectors.matches_for_user(request.user), pk=pk)
     _require(request, match.run.organization_id, REVIEW)
+    value = request.POST.get("value", "")
     try:
-        review.verdict_record(
-            match=match,
-            user=request.user,
-            value=request.POST.get("value", ""),
-            note=request.POST.get("note", ""),
+        verdict = review.verdict_record(
+            match=match, user=request.user, value=value, note=request.POST.get("note", "")
         )
     except review.ReviewError as exc:
         messages.error(request, str(exc))
-    else:
-        messages.success(request, "Verdict saved.")
+        return redirect("match-evidence", pk=match.pk)
+    saved = (
+        f"Verdict saved: {verdict.get_value_display().lower()}, row "
+        f"{match.catalog_row.row_number} in {match.dataset.name}."
+    )
+    if request.POST.get("then") == "next":
+        following = selectors.match_next_unreviewed(match)
+        if following is not None:
+            messages.success(request, f"{saved} Here is the next match to review.")
+            return redirect("match-evidence", pk=following.pk)
+        messages.success(request, f"{saved} Every match of this run has a verdict now.")
+        return redirect("match-evidence", pk=match.pk)
+    messages.success(request, saved)
     return redirect("match-evidence", pk=match.pk)
 
 
@@ -263,6 +288,27 @@ def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("run-detail", pk=run.pk)
     return redirect("run-detail", pk=new_run.pk)
+
+
+@login_required
+@require_POST
+def catalog_run_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a run of a stored catalog against the datasets ticked on the catalog page."""
+    catalog = get_object_or_404(selectors.catalogs_for_user(request.user), pk=pk)
+    _require(request, catalog.organization_id, UPLOAD)
+    form = RunStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("datasets", ["Choose the datasets."])))
+        return redirect("catalog-detail", pk=catalog.pk)
+    try:
+        run = services.match_run_start(
+            catalog=catalog, datasets=list(form.cleaned_data["datasets"]), created_by=request.user
+        )
+    except services.MatchRunError as exc:
+        messages.error(request, str(exc))
+        return redirect("catalog-detail", pk=catalog.pk)
+    messages.success(request, f"Matching of {catalog.name} started.")
+    return redirect("run-detail", pk=run.pk)
 
 
 @login_required
@@ -293,6 +339,28 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
             "error": run.error,
         }
     )
+
+
+@login_required
+@require_GET
+def run_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress bar as an htmx fragment, polled while the run is queued or running.
+
+    `?compact=1` is the dashboard's one-line form. Once the run has finished the response tells
+    htmx to stop polling; the run page also reloads, to show the report or the failure.
+    """
+    run, _role = _run_for(request, pk, READ)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("run-detail", pk=run.pk)
+    compact = request.GET.get("compact") == "1"
+    template = "matcher/_run_progress_compact.html" if compact else "matcher/_run_progress.html"
+    context = {"progress": run_progress(run), "poll_seconds": POLL_SECONDS}
+    response = render(request, template, context)
+    if run.is_finished:
+        response.status_code = HTMX_STOP_POLLING
+        if not compact:
+            response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
@@ -344,11 +412,33 @@ def match_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     match = get_object_or_404(selectors.matches_for_user(request.user), pk=pk)
     role = _require(request, match.run.organization_id, READ)
     context = selectors.evidence_context(match)
-    context["can_review"] = role_allows(role, REVIEW)
+    previous, following = selectors.match_neighbours(match)
+    context.update(
+        can_review=role_allows(role, REVIEW),
+        previous_match=previous,
+        next_match=following,
+        unreviewed=selectors.run_unreviewed_count(match.run_id),
+    )
     return render(request, "matcher/evidence.html", context)
 
 
 def dataset_list(request: HttpRequest) -> HttpResponse:
     return render(
         request, "matcher/datasets.html", {"datasets": selectors.datasets_with_versions()}
+    )
+
+
+def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """What a dataset is, who assembled it, its size, licence, source and versions (public)."""
+    dataset = get_object_or_404(selectors.datasets_with_versions(), slug=slug)
+    versions = dataset.versions.order_by("-number")
+    return render(
+        request,
+        "matcher/dataset_detail.html",
+        {
+            "dataset": dataset,
+            "version": dataset.current_version,
+            "versions": versions,
+            "ready": DatasetVersion.Status.READY,
+        },
     )

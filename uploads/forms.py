@@ -1,4 +1,5 @@
-"""Forms of the upload flow: the file, then the sheet and column mapping to confirm."""
+"""Forms of the upload flow (the file, then the sheet and column mapping to confirm) and of the
+catalog page (the datasets to match a stored catalog against)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from matcher.models import Dataset
+from matcher.models import Dataset, DatasetVersion
 from uploads.columns import FIELDS
 from uploads.parsing import column_letter
 from uploads.selectors import SheetChoice
@@ -39,6 +40,7 @@ class CatalogUploadForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.max_bytes = settings.CATALOG_MAX_BYTES  # checked in the browser before sending
         cap = size_text(settings.CATALOG_MAX_BYTES)
         self.fields["file"].help_text += f" At most {cap} and {settings.CATALOG_MAX_ROWS:,} rows."
 
@@ -118,3 +120,37 @@ class MappingForm(forms.Form):
             if value is not None and 0 <= value < len(self.shown.headers):
                 mapping.setdefault(name, value)
         return mapping
+
+
+def ready_datasets() -> Any:
+    return (
+        Dataset.objects.filter(current_version__status=DatasetVersion.Status.READY)
+        .select_related("current_version")
+        .order_by("slug")
+    )
+
+
+class DatasetChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        tracks = obj.current_version.row_count if obj.current_version else 0
+        return f"{obj.name} ({tracks:,} tracks)"
+
+
+class RunStartForm(forms.Form):
+    """The datasets to match a stored catalog against (all are ticked at first)."""
+
+    datasets = DatasetChoiceField(
+        queryset=Dataset.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Datasets",
+        error_messages={
+            "required": "Tick at least one dataset to match the catalog against, then start again."
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["datasets"]
+        field.queryset = ready_datasets()  # type: ignore[attr-defined]
+        if not self.is_bound:
+            self.initial["datasets"] = [d.pk for d in field.queryset]  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """The upload flow: send a file, check its sheet and column mapping against a preview, confirm;
-the rows are then stored and the match run starts."""
+the rows are then stored and the match run starts. And the page of a stored catalog: its rows,
+its invalid rows, its runs, and a form to match it again."""
 
 from __future__ import annotations
 
@@ -9,16 +10,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
-from accounts.permissions import UPLOAD, role_allows
+from accounts.permissions import READ, UPLOAD, role_allows
 from accounts.selectors import role_in
+from matcher.progress import run_progress
+from matcher.selectors import catalogs_for_user
 from uploads import selectors
-from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm
+from uploads.columns import FIELDS
+from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm, RunStartForm
+from uploads.models import CatalogRow
+from uploads.parsing import column_letter
 from uploads.services import (
     UploadError,
     pending_upload_confirm,
@@ -26,6 +33,8 @@ from uploads.services import (
     pending_upload_discard,
     too_large_message,
 )
+
+INVALID_ROWS_PER_PAGE = 50
 
 # Room for the multipart boundaries and the other form fields around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -120,10 +129,19 @@ def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             except UploadError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(
-                    request,
-                    f"{run.catalog.name}: {run.catalog.row_count:,} rows stored; matching started.",
-                )
+                catalog = run.catalog
+                if catalog.status == catalog.Status.READY:
+                    messages.success(
+                        request,
+                        f"{catalog.name}: {catalog.row_count:,} rows stored; matching started.",
+                    )
+                elif catalog.status == catalog.Status.FAILED:
+                    messages.error(request, f"{catalog.name} was not stored: {catalog.error}")
+                else:  # stored by a worker (uploads.tasks.catalog_store_rows)
+                    messages.info(
+                        request,
+                        f"{catalog.name}: storing the rows; matching starts when they are in.",
+                    )
                 return redirect("run-detail", pk=run.pk)
         if action == "confirm" or form.errors:
             status = 400
@@ -160,3 +178,41 @@ def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "notice": notice,
     }
     return render(request, "uploads/mapping.html", context, status=status)
+
+
+@login_required
+def catalog_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    catalog = get_object_or_404(catalogs_for_user(request.user), pk=pk)
+    role = role_in(user=request.user, organization_id=catalog.organization_id)
+    if not role_allows(role, READ):
+        raise PermissionDenied("Your role in this organization does not allow this.")
+    invalid_rows = Paginator(
+        catalog.rows.filter(status=CatalogRow.Status.INVALID)
+        .order_by("row_number")
+        .only("row_number", "problems", "artist", "title"),
+        INVALID_ROWS_PER_PAGE,
+    ).get_page(request.GET.get("page"))
+    headers = list(catalog.headers or [])
+    mapping = [
+        (
+            FIELD_LABELS.get(name, name),
+            column_letter(catalog.mapping[name]),
+            headers[catalog.mapping[name]] if catalog.mapping[name] < len(headers) else "",
+        )
+        for name in FIELDS
+        if isinstance(catalog.mapping.get(name), int)
+    ]
+    can_upload = role_allows(role, UPLOAD)
+    return render(
+        request,
+        "uploads/catalog_detail.html",
+        {
+            "catalog": catalog,
+            "valid_count": catalog.row_count - catalog.invalid_count,
+            "mapping": mapping,
+            "invalid_rows": invalid_rows,
+            "runs": [run_progress(r) for r in catalog.runs.order_by("-created_at")[:50]],
+            "can_upload": can_upload,
+            "start_form": RunStartForm() if can_upload else None,
+        },
+    )

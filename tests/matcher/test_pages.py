@@ -1,0 +1,341 @@
+"""The pages of runs, evidence and datasets: each renders for the right persona, the live progress
+fragment, keyboard review, and the layout's accessibility and offline promises."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from django.http import HttpRequest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from matcher import review, selectors
+from matcher.models import MatchRun
+from matcher.templatetags.trainwatch import duration, optional_url
+from tests.factories import PASSWORD
+from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
+
+
+@pytest.fixture
+def built(label: Any) -> Built:
+    for slug in ("alpha", "beta"):
+        make_dataset(slug, tracks={tid: v for (s, tid), v in TRACKS.items() if s == slug})
+    catalog, rows = make_catalog(label)
+    return make_run(catalog, rows)
+
+
+def signed_in(client: Client, username: str) -> Client:
+    client.login(request=HttpRequest(), username=username, password=PASSWORD)
+    return client
+
+
+def running_run(built: Built, *, done: int = 3, seconds: int = 30) -> MatchRun:
+    """A second run of the same catalog, half way through."""
+    run = MatchRun.objects.create(
+        organization=built.catalog.organization,
+        catalog=built.catalog,
+        status=MatchRun.Status.RUNNING,
+        engine_version="score-1/norm-1",
+        thresholds={"strong": 90, "possible": 75},
+        total_rows=6,
+        rows_done=done,
+        started_at=timezone.now() - dt.timedelta(seconds=seconds),
+    )
+    run.dataset_versions.set([d.current_version for d in built.datasets.values()])
+    return run
+
+
+def htmx_get(client: Client, url: str, **params: str) -> Any:
+    return client.get(url, params, HTTP_HX_REQUEST="true")
+
+
+# --- layout -------------------------------------------------------------------------------
+
+
+def test_layout_has_landmarks_skip_link_and_loads_htmx_from_our_own_static_files(
+    client: Client, alice: Any
+) -> None:
+    body = signed_in(client, "alice").get(reverse("dashboard")).content.decode()
+    assert '<a class="skip-link" href="#main">Skip to content</a>' in body
+    assert '<header class="top">' in body and '<nav aria-label="Main"' in body
+    assert '<main id="main"' in body
+    assert '<script src="/static/vendor/htmx.min.js" defer></script>' in body
+    assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', body), "no CDN"
+    assert re.search(r"<body hx-headers='\{\"X-CSRFToken\": \"[A-Za-z0-9]+\"\}'>", body)
+    # Sign out is a POST form, not a link.
+    assert f'<form method="post" action="{reverse("logout")}">' in body
+
+
+def test_the_upload_link_is_shown_to_those_who_may_upload(
+    client: Client, bob: Any, rita: Any
+) -> None:
+    upload = f'href="{reverse("catalog-upload")}"'
+    assert upload in signed_in(client, "bob").get(reverse("dashboard")).content.decode()
+    assert upload not in signed_in(client, "rita").get(reverse("dashboard")).content.decode()
+
+
+def test_optional_url_is_empty_for_a_route_that_is_not_installed() -> None:
+    assert optional_url("dashboard") == "/"
+    assert optional_url("run-detail", 7) == "/runs/7/"
+    assert optional_url("no-such-route") == ""
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert duration(12.4) == "12 s"
+    assert duration(95) == "1 min 35 s"
+    assert duration(7260) == "2 h 1 min"
+    assert duration(None) == ""
+
+
+def test_the_sign_in_page_has_labelled_fields_and_a_sign_in_button(client: Client) -> None:
+    body = client.get(reverse("login")).content.decode()
+    assert '<label for="id_username">Username</label>' in body
+    assert '<label for="id_password">Password</label>' in body
+    assert '<button type="submit" class="primary">Sign in</button>' in body
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+
+def test_dashboard_lists_catalogs_and_runs_and_polls_only_unfinished_runs(
+    built: Built, client: Client, bob: Any
+) -> None:
+    live = running_run(built)
+    body = signed_in(client, "bob").get(reverse("dashboard")).content.decode()
+    assert f'href="{reverse("catalog-detail", args=[built.catalog.pk])}"' in body
+    assert "catalog.xlsx" in body and "Invalid rows" in body
+    poll = f'hx-get="{reverse("run-progress", args=[live.pk])}?compact=1"'
+    assert poll in body and 'hx-trigger="every 2s"' in body
+    assert f'hx-get="{reverse("run-progress", args=[built.run.pk])}' not in body
+    assert 'data-status="finished"' in body and 'data-status="running"' in body
+
+
+def test_an_outsiders_dashboard_shows_nothing_of_the_label(
+    built: Built, client: Client, charlie: Any
+) -> None:
+    body = signed_in(client, "charlie").get(reverse("dashboard")).content.decode()
+    assert "catalog.xlsx" not in body and f"Run #{built.run.pk}" not in body
+
+
+# --- run page and its live progress -------------------------------------------------------
+
+
+def test_run_page_shows_live_progress_while_the_run_is_running(
+    built: Built, client: Client, bob: Any
+) -> None:
+    run = running_run(built, done=3, seconds=30)
+    body = signed_in(client, "bob").get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert '<progress id="run-progress" max="100" value="50"' in body
+    assert 'id="run-status" class="status status-running" data-status="running"' in body
+    # 3 rows in about 30 s: 0.1 rows/s, and the 3 rows left take about as long again.
+    assert "0.1 rows/s" in body
+    assert "Time left" in body and re.search(r"about (29|3\d) s", body)
+    assert f'hx-get="{reverse("run-progress", args=[run.pk])}"' in body
+    assert 'aria-live="polite"' in body
+    assert 'id="cancel-run" data-confirm=' in body and ">Cancel run</button>" in body
+
+
+def test_a_reviewer_sees_progress_but_no_cancel_button(
+    built: Built, client: Client, rita: Any
+) -> None:
+    run = running_run(built)
+    body = signed_in(client, "rita").get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert 'id="run-progress"' in body and "Cancel run" not in body
+
+
+def test_progress_fragment_answers_htmx_with_the_fragment_only(
+    built: Built, client: Client, alice: Any
+) -> None:
+    run = running_run(built, done=3)
+    signed_in(client, "alice")
+    response = htmx_get(client, reverse("run-progress", args=[run.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body and "<header" not in body
+    assert '<progress id="run-progress" max="100" value="50"' in body
+    assert 'data-status="running"' in body
+    compact = htmx_get(client, reverse("run-progress", args=[run.pk]), compact="1")
+    assert compact.status_code == 200 and 'id="run-progress"' not in compact.content.decode()
+    assert 'value="50"' in compact.content.decode()
+
+
+def test_progress_fragment_of_a_finished_run_stops_polling_and_reloads_the_run_page(
+    built: Built, client: Client, alice: Any
+) -> None:
+    signed_in(client, "alice")
+    url = reverse("run-progress", args=[built.run.pk])
+    response = htmx_get(client, url)
+    assert response.status_code == 286, "htmx stops polling on 286"
+    assert response["HX-Refresh"] == "true"
+    assert 'data-status="finished"' in response.content.decode()
+    compact = htmx_get(client, url, compact="1")
+    assert compact.status_code == 286 and "HX-Refresh" not in compact
+
+
+def test_progress_fragment_without_htmx_sends_the_browser_to_the_run_page(
+    built: Built, client: Client, alice: Any
+) -> None:
+    response = signed_in(client, "alice").get(reverse("run-progress", args=[built.run.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("run-detail", args=[built.run.pk])
+
+
+def test_outsider_gets_404_on_the_progress_fragment(
+    built: Built, client: Client, charlie: Any
+) -> None:
+    signed_in(client, "charlie")
+    assert htmx_get(client, reverse("run-progress", args=[built.run.pk])).status_code == 404
+
+
+def test_finished_run_page_has_the_report_downloads_and_evidence_links(
+    built: Built, client: Client, rita: Any
+) -> None:
+    body = signed_in(client, "rita").get(reverse("run-detail", args=[built.run.pk])).content
+    text = body.decode()
+    assert 'data-status="finished"' in text and 'value="100"' in text
+    assert ">Download CSV</a>" in text and ">Download XLSX</a>" in text
+    assert ">Evidence pack</a>" in text
+    evidence = built.matches[(2, "alpha")]
+    assert f'class="evidence-link" href="{reverse("match-evidence", args=[evidence.pk])}"' in text
+    assert 'id="start-review"' in text, "a reviewer is offered to start reviewing"
+    assert "hx-get" not in text, "a finished run is not polled"
+
+
+def test_a_failed_run_says_so_clearly(built: Built, client: Client, bob: Any) -> None:
+    run = running_run(built)
+    MatchRun.objects.filter(pk=run.pk).update(
+        status=MatchRun.Status.FAILED,
+        error="The worker stopped answering during chunk 3.",
+        finished_at=timezone.now(),
+    )
+    body = signed_in(client, "bob").get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert 'data-status="failed"' in body
+    assert '<div class="error" role="alert" id="run-error">' in body
+    assert "This run failed" in body and "The worker stopped answering during chunk 3." in body
+    assert "Cancel run" not in body
+
+
+def test_cancel_from_the_run_page_cancels_the_run(built: Built, client: Client, bob: Any) -> None:
+    run = running_run(built)
+    response = signed_in(client, "bob").post(reverse("run-cancel", args=[run.pk]))
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == MatchRun.Status.CANCELLED
+    body = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert 'data-status="cancelled"' in body and "was cancelled" in body
+
+
+# --- evidence and keyboard review ---------------------------------------------------------
+
+
+def test_evidence_page_has_the_verdict_form_status_and_keyboard_legend(
+    built: Built, client: Client, rita: Any
+) -> None:
+    m = built.matches[(2, "beta")]
+    body = signed_in(client, "rita").get(reverse("match-evidence", args=[m.pk])).content.decode()
+    assert f'action="{reverse("match-verdict", args=[m.pk])}" id="verdict-form"' in body
+    assert re.search(r'value="confirmed"[^>]*aria-keyshortcuts="c"[^>]*>Confirm <kbd>', body)
+    assert re.search(r'value="rejected"[^>]*aria-keyshortcuts="r"[^>]*>Reject <kbd>', body)
+    assert 'id="verdict-status" data-verdict="none"' in body
+    assert 'id="shortcut-legend"' in body and "<kbd>j</kbd>" in body
+    assert '<label for="verdict-note">' in body
+    assert '<script src="/static/js/review.js" defer></script>' in body
+    # Previous and next matches in report order: row 2 alpha, row 2 beta, row 3 alpha.
+    before, after = built.matches[(2, "alpha")], built.matches[(3, "alpha")]
+    assert f'href="{reverse("match-evidence", args=[before.pk])}" id="prev-match"' in body
+    assert f'href="{reverse("match-evidence", args=[after.pk])}" id="next-match"' in body
+
+
+def test_a_member_reads_evidence_without_a_verdict_form(
+    built: Built, client: Client, bob: Any
+) -> None:
+    m = built.matches[(2, "alpha")]
+    response = signed_in(client, "bob").get(reverse("match-evidence", args=[m.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="verdict-form"' not in body and 'id="verdict-status"' in body
+    assert 'id="next-match"' in body
+
+
+def test_the_verdict_status_shows_the_current_verdict(
+    built: Built, client: Client, rita: Any
+) -> None:
+    m = built.matches[(3, "alpha")]
+    review.verdict_record(match=m, user=rita, value="rejected", note="a live take")
+    body = signed_in(client, "rita").get(reverse("match-evidence", args=[m.pk])).content.decode()
+    assert 'id="verdict-status" data-verdict="rejected"' in body
+    assert "a live take" in body
+
+
+def test_after_a_verdict_the_next_unreviewed_match_opens(
+    built: Built, client: Client, rita: Any
+) -> None:
+    first, second, third = (built.matches[k] for k in [(2, "alpha"), (2, "beta"), (3, "alpha")])
+    review.verdict_record(match=second, user=rita, value="confirmed")
+    signed_in(client, "rita")
+    response = client.post(
+        reverse("match-verdict", args=[first.pk]), {"value": "confirmed", "then": "next"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("match-evidence", args=[third.pk]), "skips reviewed"
+    page = client.get(response["Location"]).content.decode()
+    assert "Here is the next match to review." in page
+
+
+def test_the_last_verdict_of_a_run_stays_on_its_match_and_says_all_are_reviewed(
+    built: Built, client: Client, rita: Any
+) -> None:
+    last = built.matches[(4, "beta")]
+    for m in built.matches.values():
+        if m != last:
+            review.verdict_record(match=m, user=rita, value="confirmed")
+    signed_in(client, "rita")
+    response = client.post(
+        reverse("match-verdict", args=[last.pk]), {"value": "rejected", "then": "next"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("match-evidence", args=[last.pk])
+    assert "Every match of this run has a verdict now." in response.content.decode()
+
+
+def test_neighbours_follow_report_order_and_unreviewed_wraps_around(
+    built: Built, rita: Any
+) -> None:
+    order = [built.matches[k] for k in [(2, "alpha"), (2, "beta"), (3, "alpha"), (4, "beta")]]
+    assert selectors.match_neighbours(order[0]) == (None, order[1])
+    assert selectors.match_neighbours(order[2]) == (order[1], order[3])
+    assert selectors.match_neighbours(order[3]) == (order[2], None)
+    review.verdict_record(match=order[1], user=rita, value="unsure")
+    assert selectors.match_next_unreviewed(order[3]) == order[0]
+    assert selectors.run_unreviewed_count(built.run.pk) == 3
+
+
+# --- datasets -----------------------------------------------------------------------------
+
+
+def test_dataset_page_says_what_it_is_who_assembled_it_and_its_version(
+    built: Built, client: Client
+) -> None:
+    alpha = built.datasets["alpha"]
+    response = client.get(reverse("dataset-detail", args=[alpha.slug]))
+    body = response.content.decode()
+    assert response.status_code == 200, "dataset pages are public"
+    assert "The alpha test dataset." in body and "Alpha Lab" in body and "CC BY 4.0" in body
+    version = alpha.current_version
+    assert version is not None
+    assert f"<dt>Tracks</dt><dd>{version.row_count}</dd>" in body
+    assert f"<dt>Version</dt><dd>{version.number}</dd>" in body
+    assert version.sha256 in body
+
+
+def test_dataset_list_links_to_each_dataset_page(built: Built, client: Client) -> None:
+    body = client.get(reverse("dataset-list")).content.decode()
+    for slug in ("alpha", "beta"):
+        assert f'href="{reverse("dataset-detail", args=[slug])}"' in body
+
+
+def test_an_unknown_dataset_is_a_404(client: Client, db: Any) -> None:
+    assert client.get(reverse("dataset-detail", args=["no-such-set"])).status_code == 404
