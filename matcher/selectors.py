@@ -672,3 +672,63 @@ def run_diff(run: MatchRun, previous: MatchRun) -> RunDiff:
         return dict(r.dataset_versions.values_list("dataset__slug", "number"))
 
     return RunDiff(run, previous, new, gone, unchanged, versions(previous), versions(run))
+
+
+# --- review navigation (the evidence page's previous / next) -------------------------------
+
+# A run's matches in report order: sheet row, then dataset, then rank (ties broken by id).
+MATCH_ORDER = ("catalog_row_id", "dataset_id", "rank", "id")
+
+
+def _beyond(match: Match, *, before: bool) -> Q:
+    """Matches after (or before) `match` in MATCH_ORDER, as one lexicographic condition."""
+    op = "lt" if before else "gt"
+    condition = Q()
+    equal: dict[str, Any] = {}
+    for name in MATCH_ORDER:
+        condition |= Q(**equal, **{f"{name}__{op}": getattr(match, name)})
+        equal[name] = getattr(match, name)
+    return condition
+
+
+def match_neighbours(match: Match) -> tuple[Match | None, Match | None]:
+    """The previous and the next match of the same run, in report order."""
+    same_run = Match.objects.filter(run_id=match.run_id)
+    previous = (
+        same_run.filter(_beyond(match, before=True))
+        .order_by(*(f"-{name}" for name in MATCH_ORDER))
+        .first()
+    )
+    following = same_run.filter(_beyond(match, before=False)).order_by(*MATCH_ORDER).first()
+    return previous, following
+
+
+def match_next_unreviewed(match: Match) -> Match | None:
+    """The next match of the run without a verdict, after `match` and then from the start."""
+    unreviewed = Match.objects.filter(run_id=match.run_id, verdict__isnull=True).exclude(
+        pk=match.pk
+    )
+    return (
+        unreviewed.filter(_beyond(match, before=False)).order_by(*MATCH_ORDER).first()
+        or unreviewed.order_by(*MATCH_ORDER).first()
+    )
+
+
+def run_first_unreviewed(run_id: int) -> Match | None:
+    return Match.objects.filter(run_id=run_id, verdict__isnull=True).order_by(*MATCH_ORDER).first()
+
+
+def run_unreviewed_count(run_id: int) -> int:
+    # Two index-only counts (a verdict belongs to one match of its run) instead of an anti-join.
+    matches = Match.objects.filter(run_id=run_id).count()
+    return matches - Verdict.objects.filter(run_id=run_id).count()
+
+
+# --- the API's organization scope ---------------------------------------------------------
+
+
+def matches_for_organization(organization_id: int) -> QuerySet[Match]:
+    """The matches of an organization's runs (the API acts in one organization at a time)."""
+    return Match.objects.filter(run__organization_id=organization_id).select_related(
+        "run", "catalog_row", "track", "track__version", "dataset"
+    )
