@@ -1,7 +1,9 @@
 """Benchmark: parse a seeded 1M-row .csv and .xlsx catalog, report rows/s and peak RSS.
 
-Run: .venv/bin/python bench/bench_parsing.py [--rows N] [--dir /tmp/trainwatch-bench]
+Run: nice -n 0 .venv/bin/python bench/bench_parsing.py [--rows N] [--dir /tmp/trainwatch-bench]
 Each parse runs in its own process so that its peak RSS (getrusage) is its own. Goal: <= 300 MB.
+The machine load (`uptime`) is printed before and after each parse: on a shared machine the
+rows/s say little without it.
 """
 
 from __future__ import annotations
@@ -147,7 +149,13 @@ def main() -> None:
     paths = generate(args.dir, args.rows)
     print(f"files ready in {time.perf_counter() - started:.0f} s under {args.dir}")
     for path in paths:
+        print(f"before: {uptime()}", flush=True)
         subprocess.run([sys.executable, __file__, "--parse", str(path)], check=True)
+        print(f"after:  {uptime()}", flush=True)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -74,8 +75,15 @@ def match_run_create(
     created_by: Any = None,
     thresholds: Thresholds | None = None,
     chunk_rows: int | None = None,
+    after_storing: bool = False,
 ) -> MatchRun:
-    """Create a run and its chunks. The caller enqueues it (see match_run_start)."""
+    """Create a run and its chunks. The caller enqueues it (see match_run_start).
+
+    A catalog whose rows are not stored yet is refused, except with `after_storing` (the web
+    upload, which stores them in a task): its run then waits, without chunks, until
+    match_run_release plans and enqueues it.
+    """
+    _require_ready(catalog, after_storing=after_storing)
     chosen = list(datasets) if datasets is not None else list(Dataset.objects.all())
     versions = [
         d.current_version
@@ -96,6 +104,24 @@ def match_run_create(
         total_rows=catalog.row_count,
     )
     run.dataset_versions.set(versions)
+    if catalog.status == Catalog.Status.READY:
+        _plan_chunks(run, catalog, chunk_rows)
+    return run
+
+
+def _require_ready(catalog: Catalog, *, after_storing: bool) -> None:
+    if catalog.status == Catalog.Status.FAILED:
+        raise MatchRunError(
+            f'"{catalog.name}" cannot be matched: its rows were not stored. {catalog.error}'
+        )
+    if catalog.status != Catalog.Status.READY and not after_storing:
+        raise MatchRunError(
+            f'The rows of "{catalog.name}" are still being stored, so matching cannot start yet. '
+            "Try again in a minute; the catalog page shows when it is ready."
+        )
+
+
+def _plan_chunks(run: MatchRun, catalog: Catalog, chunk_rows: int | None = None) -> None:
     size = chunk_rows or settings.MATCH_CHUNK_ROWS
     chunks: list[MatchChunk] = []
     ids: list[int] = []
@@ -107,12 +133,12 @@ def match_run_create(
     if ids:
         chunks.append(_chunk(run, len(chunks), ids))
     MatchChunk.objects.bulk_create(chunks, batch_size=1000)
+    run.total_rows = catalog.row_count
     run.chunk_count = len(chunks)
     if not chunks:
         run.status = MatchRun.Status.DONE
         run.started_at = run.finished_at = timezone.now()
     run.save()
-    return run
 
 
 def _chunk(run: MatchRun, index: int, ids: list[int]) -> MatchChunk:
@@ -127,16 +153,42 @@ def match_run_start(
     datasets: Sequence[Dataset] | None = None,
     created_by: Any = None,
     thresholds: Thresholds | None = None,
+    after_storing: bool = False,
 ) -> MatchRun:
     """Create a run and enqueue it once the transaction commits."""
     from matcher import tasks  # tasks import services: keep the cycle out of module load
 
     run = match_run_create(
-        catalog=catalog, datasets=datasets, created_by=created_by, thresholds=thresholds
+        catalog=catalog,
+        datasets=datasets,
+        created_by=created_by,
+        thresholds=thresholds,
+        after_storing=after_storing,
     )
     if run.chunk_count:
         transaction.on_commit(lambda: tasks.match_run_dispatch.delay(run.pk))
     return run
+
+
+def match_run_release(*, catalog: Catalog) -> list[int]:
+    """Plan and enqueue the runs that waited for this catalog's rows (now stored), or fail them
+    with the catalog's reason when storing failed; returns the runs released. Safe to repeat:
+    a run that has its chunks already is left alone."""
+    from matcher import tasks
+
+    waiting = MatchRun.objects.select_for_update().filter(
+        catalog=catalog, status=MatchRun.Status.QUEUED, chunk_count=0
+    )
+    released = []
+    for run in waiting:
+        if catalog.status == Catalog.Status.FAILED:
+            match_run_fail(run_id=run.pk, reason=f"The catalog was not stored: {catalog.error}")
+            continue
+        _plan_chunks(run, catalog)
+        if run.chunk_count:
+            transaction.on_commit(partial(tasks.match_run_dispatch.delay, run.pk))
+        released.append(run.pk)
+    return released
 
 
 def match_run_begin(*, run_id: int, window: int | None = None) -> list[int]:

@@ -1,7 +1,8 @@
 """Uploaded catalogs and their rows, kept as the label sent them (row numbers and raw cells).
 
 A file first waits as a PendingUpload while its owner checks the column mapping; only a confirmed
-upload becomes a Catalog, so a Catalog always holds all of its rows.
+upload becomes a Catalog. A confirmed web upload's rows are stored by a task (status "storing"),
+all at once: a Catalog holds either all of its rows ("ready") or none ("failed", with the reason).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from accounts.models import Organization
 
 class Catalog(models.Model):
     class Status(models.TextChoices):
+        STORING = "storing", "Storing rows"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
@@ -41,6 +43,8 @@ class Catalog(models.Model):
     row_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.READY)
+    error = models.TextField(blank=True, help_text="Why the rows could not be stored (failed)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -49,6 +53,10 @@ class Catalog(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY
 
 
 class CatalogRow(models.Model):

@@ -1,9 +1,11 @@
 """Storing uploaded catalogs. The web flow is two steps: pending_upload_create stores the file and
-checks it, pending_upload_confirm stores its rows under the confirmed mapping and starts the match
-run; catalog_create does both at once with the automatic mapping (the CLI).
+checks it; pending_upload_confirm checks the chosen sheet and mapping, creates the catalog
+("storing") with its match run waiting, and a task (catalog_rows_store) stores the rows and
+releases the run. catalog_create does it all at once with the automatic mapping (the CLI).
 
 A file that cannot be read leaves nothing behind (no catalog, no rows, no file) and raises
-UploadError with a message for the person who uploaded it.
+UploadError with a message for the person who uploaded it. Rows are stored all or nothing: a
+catalog is "ready" with every row, or "failed" with none and the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,10 +29,19 @@ from accounts.models import Organization
 from matcher.engine.identifiers import spotify_track_id, youtube_video_id
 from matcher.engine.normalize import fold
 from matcher.models import Dataset, MatchRun
-from matcher.services import MatchRunError, match_run_start
+from matcher.services import MatchRunError, match_run_release, match_run_start
 from uploads.columns import mapping_headers
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
-from uploads.parsing import CatalogFileError, ParsedRow, SheetInfo, list_sheets, open_catalog
+from uploads.parsing import (
+    Catalog as ParsedCatalog,
+)
+from uploads.parsing import (
+    CatalogFileError,
+    ParsedRow,
+    SheetInfo,
+    list_sheets,
+    open_catalog,
+)
 from uploads.selectors import (
     SheetChoice,
     offered_mapping,
@@ -51,6 +63,9 @@ class UploadError(Exception):
 __all__ = [
     "UploadError",
     "catalog_create",
+    "catalog_rows_store",
+    "catalog_store_fail",
+    "catalogs_storing_check",
     "pending_upload_confirm",
     "pending_upload_create",
     "pending_upload_discard",
@@ -148,8 +163,8 @@ def _catalog_from_file(
     sheet: str | None,
     mapping: dict[str, int] | None,
 ) -> Catalog:
-    """Store the rows of an already stored file as a Catalog, all or nothing; the caller owns
-    the file (it is not removed here on failure)."""
+    """Store the rows of an already stored file as a Catalog, all or nothing, in this process
+    (the CLI); the caller owns the file (it is not removed here on failure)."""
     try:
         with (
             open_catalog(
@@ -162,30 +177,11 @@ def _catalog_from_file(
                 uploaded_by=uploaded_by,
                 name=name,
                 stored_file=path.name,
-                file_format=parsed.format,
                 file_bytes=size,
                 sha256=sha256,
-                sheet_name=parsed.sheet.name if parsed.format != "csv" else "",
-                header_row=parsed.sheet.header_row,
-                headers=list(parsed.sheet.headers),
-                mapping=dict(parsed.mapping),
-                encoding=parsed.encoding or "",
+                **_parsed_details(parsed),
             )
-            total = invalid = 0
-            for batch in _batches(parsed.rows(), catalog):
-                CatalogRow.objects.bulk_create(batch)
-                total += len(batch)
-                invalid += sum(1 for r in batch if r.status == CatalogRow.Status.INVALID)
-            if total == 0:
-                raise CatalogFileError(
-                    f'"{name}" has a header row but no rows under it. Add the '
-                    "recordings and upload it again."
-                )
-            catalog.row_count = total
-            catalog.invalid_count = invalid
-            catalog.mojibake_repaired = parsed.repaired_mojibake
-            catalog.duplicate_count = _flag_duplicates(catalog)
-            catalog.save()
+            _store_rows(catalog, parsed)
     except CatalogFileError as exc:
         raise UploadError(str(exc)) from exc
     logger.info(
@@ -193,6 +189,157 @@ def _catalog_from_file(
         extra={"catalog": catalog.pk, "org": organization.slug, "rows": catalog.row_count},
     )
     return catalog
+
+
+def _parsed_details(parsed: ParsedCatalog) -> dict[str, Any]:
+    """The Catalog fields that say how the file is read (format, sheet, header, mapping)."""
+    return {
+        "file_format": parsed.format,
+        "sheet_name": parsed.sheet.name if parsed.format != "csv" else "",
+        "header_row": parsed.sheet.header_row,
+        "headers": list(parsed.sheet.headers),
+        "mapping": dict(parsed.mapping),
+        "encoding": parsed.encoding or "",
+    }
+
+
+def _store_rows(catalog: Catalog, parsed: ParsedCatalog) -> None:
+    """Insert every row and the counts, and mark the catalog ready; the caller's transaction
+    makes it all or nothing."""
+    total = invalid = 0
+    for batch in _batches(parsed.rows(), catalog):
+        CatalogRow.objects.bulk_create(batch)
+        total += len(batch)
+        invalid += sum(1 for r in batch if r.status == CatalogRow.Status.INVALID)
+    if total == 0:
+        raise CatalogFileError(
+            f'"{catalog.name}" has a header row but no rows under it. Add the '
+            "recordings and upload it again."
+        )
+    catalog.row_count = total
+    catalog.invalid_count = invalid
+    catalog.mojibake_repaired = parsed.repaired_mojibake
+    catalog.duplicate_count = _flag_duplicates(catalog)
+    catalog.status = Catalog.Status.READY
+    catalog.error = ""
+    catalog.save()
+
+
+# --- storing a confirmed upload's rows (uploads.tasks.catalog_store_rows) ------------------------
+
+
+def catalog_rows_store(*, catalog_id: int) -> str:
+    """Store the rows of a catalog created by pending_upload_confirm and release its waiting
+    match run; returns the catalog's status afterwards ("skipped" when there was nothing to do).
+
+    Safe to run twice or at once: the catalog row is locked while its rows are stored (a second
+    task finding it locked, or no longer "storing", does nothing), and all rows are inserted in
+    one transaction, so a task killed half-way leaves no row behind and can simply run again.
+    A file that cannot be read marks the catalog failed with the reason, with no rows.
+    """
+    with transaction.atomic():
+        catalog = (
+            Catalog.objects.select_for_update(skip_locked=True)
+            .filter(pk=catalog_id, status=Catalog.Status.STORING)
+            .first()
+        )
+        if catalog is None:
+            return "skipped"  # stored or failed already, or being stored by another task
+        path = stored_file_path(catalog.stored_file)
+        try:
+            with transaction.atomic():
+                # Rows of an earlier attempt cannot have been committed (one transaction); this
+                # only guards against rows written some other way.
+                CatalogRow.objects.filter(catalog=catalog).delete()
+                if not path.is_file():
+                    raise CatalogFileError(
+                        f'The stored copy of "{catalog.name}" is gone. Upload the file again.'
+                    )
+                with open_catalog(
+                    path,
+                    filename=catalog.name,
+                    sheet=catalog.sheet_name or None,
+                    mapping=catalog.mapping,
+                    limits=upload_limits(),
+                ) as parsed:
+                    _store_rows(catalog, parsed)
+        except CatalogFileError as exc:
+            _fail(catalog, str(exc))
+        match_run_release(catalog=catalog)
+    logger.info(
+        "catalog rows stored" if catalog.is_ready else "catalog rows not stored",
+        extra={"catalog": catalog.pk, "rows": catalog.row_count, "status": catalog.status},
+    )
+    return catalog.status
+
+
+def catalog_store_fail(*, catalog_id: int, reason: str) -> bool:
+    """Mark a catalog whose rows are still being stored as failed (no rows kept), and its waiting
+    match runs with it; False when it is not storing (stored, or failed already)."""
+    with transaction.atomic():
+        catalog = (
+            Catalog.objects.select_for_update()
+            .filter(pk=catalog_id, status=Catalog.Status.STORING)
+            .first()
+        )
+        if catalog is None:
+            return False
+        CatalogRow.objects.filter(catalog=catalog).delete()
+        _fail(catalog, reason)
+        match_run_release(catalog=catalog)
+    return True
+
+
+def _fail(catalog: Catalog, reason: str) -> None:
+    catalog.status = Catalog.Status.FAILED
+    catalog.error = reason[:2000]
+    catalog.row_count = catalog.invalid_count = catalog.duplicate_count = 0
+    catalog.save()
+    # The file is of no further use; it goes once the failure is committed.
+    path = stored_file_path(catalog.stored_file)
+    transaction.on_commit(partial(path.unlink, missing_ok=True))
+
+
+@dataclass
+class StoringCheck:
+    requeue: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def catalogs_storing_check(
+    *, stall: dt.timedelta | None = None, give_up: dt.timedelta | None = None
+) -> StoringCheck:
+    """Catalogs still "storing" after `stall` whose task is not running (their row is not
+    locked): their task was lost (a broker that lost its data), so they are queued again; after
+    `give_up` they are failed with a reason. Periodic (celery beat)."""
+    stall = stall or dt.timedelta(seconds=settings.MATCH_STALL_SECONDS)
+    give_up = give_up or dt.timedelta(seconds=settings.MATCH_GIVE_UP_SECONDS)
+    now = timezone.now()
+    check = StoringCheck()
+    with transaction.atomic():
+        stale = Catalog.objects.select_for_update(skip_locked=True).filter(
+            status=Catalog.Status.STORING, created_at__lt=now - stall
+        )
+        for catalog in stale.only("pk", "created_at"):
+            if now - catalog.created_at >= give_up:
+                check.failed.append(catalog.pk)
+            else:
+                check.requeue.append(catalog.pk)
+    for catalog_id in check.failed:
+        hours = give_up.total_seconds() / 3600
+        catalog_store_fail(
+            catalog_id=catalog_id,
+            reason=(
+                f"its rows were not stored within {hours:g} hours: no worker picked up the "
+                "work. Upload the file again, and contact support if it happens again."
+            ),
+        )
+    if check.requeue or check.failed:
+        logger.warning(
+            "catalog storing check acted",
+            extra={"requeue": check.requeue, "failed": check.failed},
+        )
+    return check
 
 
 # --- the two-step web flow ---------------------------------------------------------------------
@@ -305,27 +452,46 @@ def pending_upload_confirm(
     datasets: Sequence[Dataset] | None = None,
     confirmed_by: Any = None,
 ) -> MatchRun:
-    """Store the rows under the confirmed sheet and mapping, remember the mapping for the
-    organization, and start the match run; all or nothing (the pending upload stays on error)."""
+    """Check the confirmed sheet and mapping, create the catalog (its rows are stored by the task
+    uploads.tasks.catalog_store_rows, queued on commit) with its match run waiting for them,
+    and remember the mapping for the organization. An error here (bad mapping, no dataset)
+    changes nothing and keeps the pending upload; an error found while the rows are stored marks
+    the catalog and its run failed, with the reason.
+
+    With tasks run in-process (eager: tests, the embedded default) the rows are stored when the
+    transaction commits, so the returned run and catalog are already ready when this returns.
+    """
+    from uploads import tasks  # tasks import services: keep the cycle out of module load
+
     path = stored_file_path(pending.stored_file)
     if not path.is_file():
         raise UploadError(
             f'The stored copy of "{pending.name}" is gone (uploads not confirmed within a day '
             "are removed). Upload the file again."
         )
+    try:
+        # Opening checks the sheet and the mapping and reads the header, not the rows.
+        with open_catalog(
+            path, filename=pending.name, sheet=sheet, mapping=mapping, limits=upload_limits()
+        ) as parsed:
+            details = _parsed_details(parsed)
+    except CatalogFileError as exc:
+        raise UploadError(str(exc)) from exc
     with transaction.atomic():
-        catalog = _catalog_from_file(
-            path=path,
+        catalog = Catalog.objects.create(
             organization=pending.organization,
             uploaded_by=pending.uploaded_by,
             name=pending.name,
-            size=pending.file_bytes,
+            stored_file=pending.stored_file,
+            file_bytes=pending.file_bytes,
             sha256=pending.sha256,
-            sheet=sheet,
-            mapping=mapping,
+            status=Catalog.Status.STORING,
+            **details,
         )
         try:
-            run = match_run_start(catalog=catalog, datasets=datasets, created_by=confirmed_by)
+            run = match_run_start(
+                catalog=catalog, datasets=datasets, created_by=confirmed_by, after_storing=True
+            )
         except MatchRunError as exc:
             raise UploadError(str(exc)) from exc
         SavedMapping.objects.update_or_create(
@@ -338,6 +504,17 @@ def pending_upload_confirm(
         )
         # The file now belongs to the catalog: delete the row only, not the file.
         pending.delete()
+        # robust: the catalog is committed either way; if the broker cannot take the task now,
+        # catalogs_storing_check queues it again later.
+        transaction.on_commit(partial(tasks.catalog_store_rows.delay, catalog.pk), robust=True)
+    logger.info(
+        "catalog upload confirmed",
+        extra={"catalog": catalog.pk, "run": run.pk, "org": pending.organization.slug},
+    )
+    # Show what is committed now (in eager mode the rows are already stored).
+    catalog.refresh_from_db()
+    run.refresh_from_db()
+    run.catalog = catalog
     return run
 
 
@@ -421,3 +598,23 @@ def _flag_duplicates(catalog: Catalog) -> int:
             duplicates.append(row)
     CatalogRow.objects.bulk_update(duplicates, ["duplicate_of"], batch_size=1000)
     return len(duplicates)
+
+
+def catalog_delete(*, catalog: Catalog) -> None:
+    """Delete a catalog with its rows, runs, matches and verdicts, then its stored file.
+
+    Runs still going are cancelled first, so their workers stop at their next chunk. The verdict
+    audit trail stays (its events keep their values; their link to the match becomes empty).
+    """
+    from matcher.services import match_run_cancel
+
+    path = stored_file_path(catalog.stored_file)
+    with transaction.atomic():
+        for run in catalog.runs.filter(
+            status__in=[MatchRun.Status.QUEUED, MatchRun.Status.RUNNING]
+        ):
+            match_run_cancel(run=run)
+        catalog_id, name = catalog.pk, catalog.name
+        catalog.delete()
+        transaction.on_commit(partial(path.unlink, missing_ok=True))
+    logger.info("catalog deleted", extra={"catalog": catalog_id, "catalog_name": name})

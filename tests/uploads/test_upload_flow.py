@@ -147,8 +147,28 @@ def test_confirming_a_csv_stores_the_rows_starts_the_run_and_goes_to_its_page(
     assert RowResult.objects.filter(run=run, status="matched").count() == 1
 
 
+def test_with_workers_the_confirmation_answers_at_once_and_the_run_page_says_rows_are_stored(
+    alice_client: Client, generic_dataset: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    upload(alice_client, "catalog.csv", csv_bytes([["Artist", "Title"], ["A", "B"]]))
+    pending = PendingUpload.objects.get()
+    # The storing task is queued on commit and not run here, as when a worker will take it.
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = alice_client.post(
+            mapping_url(pending),
+            confirm_data(pending.default_sheet, {"artist": 0, "title": 1}),
+            follow=True,
+        )
+    assert len(queued) == 1
+    assert response.status_code == 200
+    assert "catalog.csv: storing the rows; matching starts when they are in." in text(response)
+    catalog = Catalog.objects.get()
+    assert catalog.status == Catalog.Status.STORING and not CatalogRow.objects.exists()
+    assert MatchRun.objects.get().status == MatchRun.Status.QUEUED
+
+
 def test_the_user_can_pick_the_second_sheet_and_its_rows_are_the_ones_stored(
-    alice_client: Client, generic_dataset: Any
+    alice_client: Client, generic_dataset: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     workbook = xlsx_bytes(
         {
@@ -172,9 +192,10 @@ def test_the_user_can_pick_the_second_sheet_and_its_rows_are_the_ones_stored(
     assert selected(body, "version") == "2"
     assert not Catalog.objects.exists()
 
-    response = alice_client.post(
-        mapping_url(pending), confirm_data("2024", {"artist": 0, "title": 1, "version": 2})
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(
+            mapping_url(pending), confirm_data("2024", {"artist": 0, "title": 1, "version": 2})
+        )
     assert response.status_code == 302
     catalog = Catalog.objects.get()
     assert catalog.sheet_name == "2024" and catalog.header_row == 2
@@ -188,7 +209,7 @@ def test_the_user_can_pick_the_second_sheet_and_its_rows_are_the_ones_stored(
 
 
 def test_a_changed_mapping_decides_which_columns_the_rows_are_read_from(
-    alice_client: Client, generic_dataset: Any
+    alice_client: Client, generic_dataset: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     data = csv_bytes(
         [
@@ -200,9 +221,10 @@ def test_a_changed_mapping_decides_which_columns_the_rows_are_read_from(
     pending = PendingUpload.objects.get()
     body = text(alice_client.get(mapping_url(pending)))
     assert selected(body, "artist") == "0"
-    response = alice_client.post(
-        mapping_url(pending), confirm_data(pending.default_sheet, {"artist": 1, "title": 2})
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(
+            mapping_url(pending), confirm_data(pending.default_sheet, {"artist": 1, "title": 2})
+        )
     assert response.status_code == 302
     row = CatalogRow.objects.get()
     assert (row.artist, row.title, row.version) == ("Star", "Song A", "")

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from matcher.models import MatchRun
 from uploads.columns import mapping_from_headers, mapping_headers
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
 from uploads.selectors import (
@@ -113,7 +114,7 @@ def test_a_remembered_mapping_lets_a_file_through_whose_headers_the_guess_misses
 
 
 def test_confirm_stores_rows_remembers_the_mapping_and_removes_the_pending_upload(
-    label: Any, alice: Any, generic_dataset: Any
+    label: Any, alice: Any, generic_dataset: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     pending = pending_upload_create(
         organization=label,
@@ -121,36 +122,60 @@ def test_confirm_stores_rows_remembers_the_mapping_and_removes_the_pending_uploa
         filename="c.csv",
         uploaded_by=alice,
     )
-    run = pending_upload_confirm(
-        pending=pending,
-        sheet=pending.default_sheet,
-        mapping={"artist": 1, "title": 2},
-        confirmed_by=alice,
-    )
-    row = CatalogRow.objects.get(catalog=run.catalog)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = pending_upload_confirm(
+            pending=pending,
+            sheet=pending.default_sheet,
+            mapping={"artist": 1, "title": 2},
+            confirmed_by=alice,
+        )
+    catalog = Catalog.objects.get(pk=run.catalog_id)
+    assert catalog.status == Catalog.Status.READY and catalog.row_count == 1
+    row = CatalogRow.objects.get(catalog=catalog)
     assert (row.artist, row.title) == ("Orchestra", "Adagio")
-    assert run.catalog.stored_file == pending.stored_file
+    assert catalog.stored_file == pending.stored_file
     assert not PendingUpload.objects.exists()
     saved = SavedMapping.objects.get(organization=label)
     assert saved.columns == {"artist": "Main Artist", "title": "Song"}
     assert saved.source_name == "c.csv" and saved.updated_by == alice
 
 
-def test_a_failed_confirmation_stores_nothing_and_keeps_the_pending_upload(
-    label: Any, settings: Any, generic_dataset: Any
+def test_a_mapping_that_does_not_fit_the_file_is_refused_at_confirmation_with_nothing_created(
+    label: Any, generic_dataset: Any
+) -> None:
+    pending = pending_upload_create(
+        organization=label, stream=csv_stream("Artist,Title\nA,B\n"), filename="c.csv"
+    )
+    with pytest.raises(UploadError, match='puts "album" in column 7'):
+        pending_upload_confirm(
+            pending=pending,
+            sheet=pending.default_sheet,
+            mapping={"artist": 0, "title": 1, "album": 7},
+        )
+    assert not Catalog.objects.exists() and not SavedMapping.objects.exists()
+    assert PendingUpload.objects.filter(pk=pending.pk).exists()
+    assert [p.name for p in stored_files()] == [pending.stored_file]
+
+
+def test_a_catalog_found_bad_while_its_rows_are_stored_is_failed_with_no_rows_and_says_why(
+    label: Any, settings: Any, generic_dataset: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     pending = pending_upload_create(
         organization=label, stream=csv_stream("Artist,Title\nA,B\nC,D\nE,F\n"), filename="c.csv"
     )
     settings.CATALOG_MAX_ROWS = 2
-    with pytest.raises(UploadError, match="more than 2 rows"):
-        pending_upload_confirm(
+    with django_capture_on_commit_callbacks(execute=True):
+        run = pending_upload_confirm(
             pending=pending, sheet=pending.default_sheet, mapping={"artist": 0, "title": 1}
         )
-    assert not Catalog.objects.exists() and not CatalogRow.objects.exists()
-    assert not SavedMapping.objects.exists()
-    assert PendingUpload.objects.filter(pk=pending.pk).exists()
-    assert [p.name for p in stored_files()] == [pending.stored_file]
+    catalog = Catalog.objects.get()
+    assert catalog.status == Catalog.Status.FAILED
+    assert "more than 2 rows" in catalog.error
+    assert catalog.row_count == 0 and not CatalogRow.objects.exists()
+    run.refresh_from_db()
+    assert run.status == MatchRun.Status.FAILED
+    assert "more than 2 rows" in run.error
+    assert stored_files() == [], "the file of a failed catalog is removed"
 
 
 def test_preview_reads_only_the_first_rows_with_their_problems(label: Any) -> None:
@@ -201,6 +226,7 @@ def test_the_cli_path_keeps_the_automatic_mapping_whatever_was_remembered(label:
         filename="c.csv",
     )
     assert catalog.mapping == {"artist": 0, "title": 2}
+    assert catalog.status == Catalog.Status.READY, "the CLI stores the rows at once"
     assert CatalogRow.objects.get(catalog=catalog).artist == "Guest"
 
 
