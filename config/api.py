@@ -1,5 +1,5 @@
-"""What every API endpoint shares: pagination, one error body shape, the organization a request
-acts in, and the documentation page.
+"""What every API endpoint shares: pagination, one error body shape, and the organization a
+request acts in.
 
 Every error answers ``{"error": {"status": <int>, "code": <str>, "detail": <str>, "fields":
 {...}}}`` so a label's tooling can handle all of them the same way.
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.templatetags.static import static
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
-from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
@@ -182,19 +180,3 @@ class DownloadNegotiation(DefaultContentNegotiation):
             return super().select_renderer(request, renderers, format_suffix)
         except exceptions.NotAcceptable:
             return renderers[0], renderers[0].media_type
-
-
-# --- the documentation page ------------------------------------------------------------------
-
-
-class ApiDocsView(SpectacularSwaggerView):
-    """Swagger UI served from our own static files (matcher/static/vendor/swagger-ui): the
-    service runs offline, so nothing comes from a CDN."""
-
-    @staticmethod
-    def _swagger_ui_resource(filename: str) -> str:
-        return static(f"vendor/swagger-ui/{filename}")
-
-    @staticmethod
-    def _swagger_ui_favicon() -> str:
-        return static("vendor/swagger-ui/favicon-32x32.png")

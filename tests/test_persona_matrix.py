@@ -266,6 +266,9 @@ ROUTES: dict[str, Route] = {
         kwargs=match_kw,
         data=verdict_data,
     ),
+    # Any other path under /api/ (reversed as /api/ itself): the JSON 404, for everyone. (It
+    # changes nothing and answers a POST the same way, with no CSRF check: tests/api.)
+    "api-not-found": Route({"GET": E(HIDE, HIDE, HIDE, HIDE, HIDE)}),
 }
 
 SKIPPED_PREFIXES = ("admin/", "static/", "media")

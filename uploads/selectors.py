@@ -135,3 +135,10 @@ def upload_preview(
     except CatalogFileError as exc:
         return Preview(headers, rows, str(exc))
     return Preview(headers, rows)
+
+
+def pending_uploads_for_organization(organization_id: int) -> QuerySet[PendingUpload]:
+    """Pending uploads of one organization (the API acts in one organization at a time)."""
+    return PendingUpload.objects.filter(organization_id=organization_id).select_related(
+        "organization"
+    )

@@ -1,0 +1,82 @@
+"""Fixtures of the API tests: token clients for the personas and a finished run of the label."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import Organization
+from accounts.services import api_token_create
+from matcher.models import Match, MatchRun
+from matcher.services import match_run_start
+from uploads.models import Catalog
+from uploads.services import catalog_create
+
+SKELETON = Path(__file__).resolve().parent.parent / "data" / "skeleton"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> None:
+    # Throttle counters live in the cache, which outlives a test.
+    cache.clear()
+
+
+def token_client(user: Any, organization: Organization, **client_options: Any) -> APIClient:
+    """A client authenticated with a new API token of `user` in `organization`."""
+    _token, key = api_token_create(user=user, organization=organization, name="tests")
+    client = APIClient(**client_options)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def as_(label, other_label, alice, bob, rita, charlie) -> Callable[[str], APIClient]:  # type: ignore[no-untyped-def]
+    """as_("bob"): a token client of a persona (charlie's token is for his own label)."""
+    users = {"alice": alice, "bob": bob, "rita": rita, "charlie": charlie}
+
+    def client(name: str) -> APIClient:
+        return token_client(users[name], other_label if name == "charlie" else label)
+
+    return client
+
+
+@pytest.fixture
+def skeleton_dataset(db):  # type: ignore[no-untyped-def]
+    from matcher.importer import dataset_import
+
+    dataset_import(
+        slug="spotify-sample", paths=[SKELETON / "tracks_generic.csv"], file_format="generic-csv"
+    )
+
+
+def stored_catalog(organization: Organization, name: str = "alice-catalog.csv") -> Catalog:
+    with (SKELETON / "catalog.csv").open("rb") as fh:
+        return catalog_create(organization=organization, stream=fh, filename=name)
+
+
+@pytest.fixture
+def run(label, alice, skeleton_dataset, django_capture_on_commit_callbacks) -> MatchRun:  # type: ignore[no-untyped-def]
+    """A finished run of the label's 14-row skeleton catalog (tasks run in-process)."""
+    catalog = stored_catalog(label)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = match_run_start(catalog=catalog, created_by=alice)
+    started.refresh_from_db()
+    assert started.status == MatchRun.Status.DONE
+    assert Match.objects.filter(run=started).exists()
+    return started
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The standard error body, checked for its shape."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"status", "code", "detail", "fields"}, error
+    assert error["status"] == response.status_code
+    assert error["detail"]
+    return error
