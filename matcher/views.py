@@ -32,10 +32,10 @@ from accounts.selectors import role_in
 from matcher import exports, review, selectors, services
 from matcher.exports import report_csv_lines
 from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
-from matcher.progress import RunProgress, run_progress
+from matcher.progress import HTMX_STOP_POLLING, POLL_SECONDS, RunProgress, run_progress
 from uploads.forms import RunStartForm
 
-ROWS_PER_PAGE = 50
+ROWS_PER_PAGE = 25  # a page of the report stays readable on a phone (one block per row)
 DIFF_LINES_SHOWN = 500
 
 
@@ -51,11 +51,6 @@ def _run_for(request: HttpRequest, pk: int, action: str) -> tuple[MatchRun, str]
     allows `action` (403 otherwise)."""
     run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
     return run, _require(request, run.organization_id, action)
-
-
-POLL_SECONDS = 2
-# htmx stops polling an element when its response has this status (and still swaps it).
-HTMX_STOP_POLLING = 286
 
 
 @login_required

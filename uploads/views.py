@@ -19,12 +19,12 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Membership
 from accounts.permissions import READ, UPLOAD, role_allows
 from accounts.selectors import role_in
-from matcher.progress import run_progress
+from matcher.progress import HTMX_STOP_POLLING, POLL_SECONDS, run_progress
 from matcher.selectors import catalogs_for_user
 from uploads import selectors
 from uploads.columns import FIELDS
 from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm, RunStartForm
-from uploads.models import CatalogRow
+from uploads.models import Catalog, CatalogRow
 from uploads.parsing import column_letter
 from uploads.services import (
     UploadError,
@@ -138,10 +138,9 @@ def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
                 elif catalog.status == catalog.Status.FAILED:
                     messages.error(request, f"{catalog.name} was not stored: {catalog.error}")
                 else:  # stored by a worker (uploads.tasks.catalog_store_rows)
-                    messages.info(
-                        request,
-                        f"{catalog.name}: storing the rows; matching starts when they are in.",
-                    )
+                    # Only what stays true: the run page's live progress says what is happening
+                    # now (storing the rows, then matching), and this message does not update.
+                    messages.success(request, f"{catalog.name}: columns confirmed.")
                 return redirect("run-detail", pk=run.pk)
         if action == "confirm" or form.errors:
             status = 400
@@ -186,6 +185,9 @@ def catalog_detail(request: HttpRequest, pk: int) -> HttpResponse:
     role = role_in(user=request.user, organization_id=catalog.organization_id)
     if not role_allows(role, READ):
         raise PermissionDenied("Your role in this organization does not allow this.")
+    can_upload = role_allows(role, UPLOAD)
+    if request.htmx and request.GET.get("part") == "status":  # type: ignore[attr-defined]
+        return _catalog_status_fragment(request, catalog, can_upload=can_upload)
     invalid_rows = Paginator(
         catalog.rows.filter(status=CatalogRow.Status.INVALID)
         .order_by("row_number")
@@ -202,7 +204,6 @@ def catalog_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for name in FIELDS
         if isinstance(catalog.mapping.get(name), int)
     ]
-    can_upload = role_allows(role, UPLOAD)
     return render(
         request,
         "uploads/catalog_detail.html",
@@ -214,5 +215,20 @@ def catalog_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "runs": [run_progress(r) for r in catalog.runs.order_by("-created_at")[:50]],
             "can_upload": can_upload,
             "start_form": RunStartForm() if can_upload else None,
+            "poll_seconds": POLL_SECONDS,
         },
     )
+
+
+def _catalog_status_fragment(
+    request: HttpRequest, catalog: Catalog, *, can_upload: bool
+) -> HttpResponse:
+    """The catalog's status line, polled by htmx while its rows are being stored; once they are
+    in (or storing failed) htmx stops polling and the page reloads to show the figures."""
+    response = render(
+        request, "uploads/_catalog_status.html", {"catalog": catalog, "can_upload": can_upload}
+    )
+    if catalog.status != Catalog.Status.STORING:
+        response.status_code = HTMX_STOP_POLLING
+        response["HX-Refresh"] = "true"
+    return response

@@ -18,6 +18,7 @@ from matcher.models import MatchRun
 from matcher.templatetags.trainwatch import duration, optional_url
 from tests.factories import PASSWORD
 from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
+from uploads.models import Catalog
 
 
 @pytest.fixture
@@ -68,6 +69,12 @@ def test_layout_has_landmarks_skip_link_and_loads_htmx_from_our_own_static_files
     assert re.search(r"<body hx-headers='\{\"X-CSRFToken\": \"[A-Za-z0-9]+\"\}'>", body)
     # Sign out is a POST form, not a link.
     assert f'<form method="post" action="{reverse("logout")}">' in body
+
+
+def test_the_account_menu_offers_to_change_the_password(client: Client, rita: Any) -> None:
+    body = signed_in(client, "rita").get(reverse("dashboard")).content.decode()
+    menu = body[body.index('<details class="menu">') : body.index("</details>")]
+    assert f'<a href="{reverse("password_change")}">Change password</a>' in menu
 
 
 def test_the_upload_link_is_shown_to_those_who_may_upload(
@@ -139,6 +146,50 @@ def test_run_page_shows_live_progress_while_the_run_is_running(
     assert 'id="cancel-run" data-confirm=' in body and ">Cancel run</button>" in body
 
 
+def live_region(body: str) -> str:
+    start = body.index('<div id="run-live"')
+    return body[start : body.index('<details id="run-settings">', start)]
+
+
+def test_when_and_by_whom_a_run_started_is_in_the_live_region(
+    built: Built, client: Client, bob: Any, alice: Any
+) -> None:
+    run = running_run(built)
+    MatchRun.objects.filter(pk=run.pk).update(
+        status=MatchRun.Status.QUEUED, started_at=None, created_by=alice
+    )
+    signed_in(client, "bob")
+    page = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert "not started yet by alice" in live_region(page)
+    assert "(not yet)" not in page
+    # Once a worker takes the run, the next poll says when it started.
+    started = timezone.now()
+    MatchRun.objects.filter(pk=run.pk).update(status=MatchRun.Status.RUNNING, started_at=started)
+    fragment = htmx_get(client, reverse("run-progress", args=[run.pk])).content.decode()
+    local = timezone.localtime(started).strftime("%Y-%m-%d %H:%M")
+    assert f"Started {local} by alice" in fragment
+    assert "not started yet" not in fragment and 'id="run-waiting"' not in fragment
+
+
+def test_a_run_waiting_for_its_catalogs_rows_says_so_and_keeps_polling(
+    built: Built, client: Client, bob: Any
+) -> None:
+    run = running_run(built, done=0)
+    MatchRun.objects.filter(pk=run.pk).update(status=MatchRun.Status.QUEUED, started_at=None)
+    Catalog.objects.filter(pk=built.catalog.pk).update(status=Catalog.Status.STORING)
+    signed_in(client, "bob")
+    page = client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    waiting = "Storing the catalog's rows; matching starts when they are in."
+    assert waiting in live_region(page)
+    assert f'hx-get="{reverse("run-progress", args=[run.pk])}"' in page
+    fragment = htmx_get(client, reverse("run-progress", args=[run.pk]))
+    assert fragment.status_code == 200 and waiting in fragment.content.decode()
+    # Rows stored, the run still queued: it waits for a worker, not for the rows.
+    Catalog.objects.filter(pk=built.catalog.pk).update(status=Catalog.Status.READY)
+    fragment = htmx_get(client, reverse("run-progress", args=[run.pk])).content.decode()
+    assert waiting not in fragment and "Waiting for a worker" in fragment
+
+
 def test_a_reviewer_sees_progress_but_no_cancel_button(
     built: Built, client: Client, rita: Any
 ) -> None:
@@ -205,6 +256,45 @@ def test_finished_run_page_has_the_report_downloads_and_evidence_links(
     assert "hx-get" not in text, "a finished run is not polled"
 
 
+def test_the_report_puts_the_rows_before_the_long_breakdowns_and_folds_them(
+    built: Built, client: Client, bob: Any
+) -> None:
+    body = signed_in(client, "bob").get(reverse("run-detail", args=[built.run.pk])).content
+    text = body.decode()
+    order = [text.index(marker) for marker in ('id="overlap-h"', 'id="rows-h"', 'id="present-h"')]
+    assert order == sorted(order), "overlap, then the rows, then artists and albums"
+    assert text.index('id="context-h"') > text.index('id="rows-h"')
+    assert '<details id="by-artist">' in text and '<details id="by-album">' in text
+    assert "<summary>Artists: Aurora Lane (" in text
+    assert '<details id="run-settings">' in text and "score-1/norm-1" in text
+
+
+def test_the_report_shows_25_rows_a_page(built: Built, client: Client, bob: Any) -> None:
+    from matcher import views
+
+    assert views.ROWS_PER_PAGE == 25
+    signed_in(client, "bob")
+    rows = Catalog.objects.get(pk=built.catalog.pk).rows
+    last = max(built.rows)
+    for n in range(last + 1, last + 31):  # 30 more unmatched rows: 36 in all, two pages
+        row = rows.create(row_number=n, artist=f"Artist {n}", title=f"Title {n}")
+        built.run.row_results.create(catalog_row=row, status="unmatched")
+    body = client.get(reverse("run-detail", args=[built.run.pk])).content.decode()
+    assert "36 rows match these filters; showing 1\u201325." in body
+    assert "Page 1 of 2" in body
+    tbody = body[body.index('<table class="rows report-rows">') : body.index('<nav class="pager"')]
+    assert tbody.count('<td data-label="Row">') == 25
+
+
+def test_a_match_names_its_dataset_track_only_where_it_differs_from_the_row(
+    built: Built, client: Client, bob: Any
+) -> None:
+    body = signed_in(client, "bob").get(reverse("run-detail", args=[built.run.pk])).content
+    text = body.decode()
+    assert "Aurora Lane \u2013 Glass (Live)" in text, "a different title is shown"
+    assert "Aurora Lane \u2013 Night Drive" not in text, "the same names are not repeated"
+
+
 def test_a_failed_run_says_so_clearly(built: Built, client: Client, bob: Any) -> None:
     run = running_run(built)
     MatchRun.objects.filter(pk=run.pk).update(
@@ -248,6 +338,28 @@ def test_evidence_page_has_the_verdict_form_status_and_keyboard_legend(
     before, after = built.matches[(2, "alpha")], built.matches[(3, "alpha")]
     assert f'href="{reverse("match-evidence", args=[before.pk])}" id="prev-match"' in body
     assert f'href="{reverse("match-evidence", args=[after.pk])}" id="next-match"' in body
+
+
+def test_an_exact_match_with_no_rule_says_why_none_was_needed(
+    built: Built, client: Client, rita: Any
+) -> None:
+    m = built.matches[(2, "alpha")]
+    m.evidence = {**m.evidence, "rules": [], "scores": {"artist": 100.0, "title": 100.0}}
+    m.save(update_fields=["evidence"])
+    body = signed_in(client, "rita").get(reverse("match-evidence", args=[m.pk])).content.decode()
+    assert "<li>none</li>" not in body
+    assert "No normalization rule was needed: artist and title are identical" in body
+    # A fuzzy match with no rule says what the scores compare instead.
+    fuzzy = built.matches[(2, "beta")]
+    fuzzy.evidence = {**fuzzy.evidence, "rules": [], "scores": {"artist": 100.0, "title": 92.0}}
+    fuzzy.save(update_fields=["evidence"])
+    body = client.get(reverse("match-evidence", args=[fuzzy.pk])).content.decode()
+    assert "No normalization rule changed either side" in body
+    assert "identical once case" not in body
+    # Rules that fired are listed.
+    other = built.matches[(3, "alpha")]
+    body = client.get(reverse("match-evidence", args=[other.pk])).content.decode()
+    assert "<li>title: version tag &#x27;live&#x27; set aside</li>" in body
 
 
 def test_a_member_reads_evidence_without_a_verdict_form(

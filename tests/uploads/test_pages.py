@@ -216,3 +216,64 @@ def test_a_catalog_that_could_not_be_stored_says_why(
     text = body.content.decode()
     assert '<div class="error" role="alert" id="catalog-failed">' in text
     assert "Row 7: the file ends in the middle of a quote." in text
+
+
+def test_the_catalog_page_shows_that_its_rows_are_stored(
+    client: Client, catalog: Catalog, bob: Any
+) -> None:
+    body = signed_in(client, "bob").get(reverse("catalog-detail", args=[catalog.pk])).content
+    text = body.decode()
+    assert 'id="catalog-state" data-status="ready">Ready</span>' in text
+    assert "hx-get" not in text.split('id="runs-h"')[0], "a stored catalog is not polled"
+
+
+def test_a_catalog_being_stored_polls_its_status_and_offers_no_start_button(
+    client: Client, catalog: Catalog, alice: Any, generic_dataset: Dataset
+) -> None:
+    Catalog.objects.filter(pk=catalog.pk).update(status=Catalog.Status.STORING)
+    signed_in(client, "alice")
+    url = reverse("catalog-detail", args=[catalog.pk])
+    text = client.get(url).content.decode()
+    assert 'id="catalog-state" data-status="storing">Storing rows</span>' in text
+    assert f'hx-get="{url}?part=status" hx-trigger="every 2s"' in text
+    assert 'id="start-waiting"' in text and "Start matching" not in text
+    # While storing, the poll answers the status line only and keeps polling.
+    poll = client.get(url, {"part": "status"}, HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200 and "HX-Refresh" not in poll
+    assert "<html" not in poll.content.decode() and 'id="catalog-storing"' in poll.content.decode()
+    # Once the rows are in, htmx stops polling (286) and reloads the page with the figures.
+    Catalog.objects.filter(pk=catalog.pk).update(status=Catalog.Status.READY)
+    done = client.get(url, {"part": "status"}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286 and done["HX-Refresh"] == "true"
+    assert 'data-status="ready"' in done.content.decode()
+    assert 'id="start-run"' in client.get(url).content.decode()
+
+
+def test_a_plain_request_for_the_status_part_gets_the_whole_page(
+    client: Client, catalog: Catalog, bob: Any
+) -> None:
+    url = reverse("catalog-detail", args=[catalog.pk])
+    response = signed_in(client, "bob").get(url, {"part": "status"})
+    assert response.status_code == 200 and "<html" in response.content.decode()
+
+
+def test_an_outsider_gets_404_on_the_catalog_status_poll(
+    client: Client, catalog: Catalog, charlie: Any
+) -> None:
+    url = reverse("catalog-detail", args=[catalog.pk])
+    response = signed_in(client, "charlie").get(url, {"part": "status"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 404
+
+
+def test_a_failed_catalog_shows_its_status_and_cannot_be_started(
+    client: Client, catalog: Catalog, alice: Any
+) -> None:
+    Catalog.objects.filter(pk=catalog.pk).update(
+        status=Catalog.Status.FAILED, error="The file ends in the middle of a quote."
+    )
+    text = signed_in(client, "alice").get(reverse("catalog-detail", args=[catalog.pk]))
+    body = text.content.decode()
+    assert 'id="catalog-state" data-status="failed">Failed</span>' in body
+    assert "The file ends in the middle of a quote." in body
+    assert 'id="start-run"' not in body and "cannot be matched" in body
+    assert "hx-get" not in body.split('id="runs-h"')[0], "a failed catalog is not polled"

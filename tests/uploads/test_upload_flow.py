@@ -161,7 +161,7 @@ def test_with_workers_the_confirmation_answers_at_once_and_the_run_page_says_row
         )
     assert len(queued) == 1
     assert response.status_code == 200
-    assert "catalog.csv: storing the rows; matching starts when they are in." in text(response)
+    assert "Storing the catalog's rows; matching starts when they are in." in text(response)
     catalog = Catalog.objects.get()
     assert catalog.status == Catalog.Status.STORING and not CatalogRow.objects.exists()
     assert MatchRun.objects.get().status == MatchRun.Status.QUEUED
