@@ -175,6 +175,22 @@ CATALOG_MAX_ROWS = env_int("CATALOG_MAX_ROWS", 2_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Cache: API throttle counters live here. One process (the embedded default) can keep them in
+# memory; several web processes must share them, so production points CACHE_URL at Redis.
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: only redis:// URLs are supported")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "trainwatch"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Celery. Without REDIS_URL tasks run in-process (eagerly), so the embedded default needs no
 # broker. With it, chunk tasks go to workers through Redis.
 REDIS_URL = env_str("REDIS_URL")
