@@ -34,6 +34,7 @@ from matcher.datasets.registry import FORMATS, KNOWN_DATASETS
 from matcher.engine.keys import prepare
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Dataset, DatasetTrack, DatasetVersion, TrackIdentifier
+from matcher.search import search_terms_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,10 @@ def dataset_import(
         dataset.current_version = version
         dataset.save(update_fields=["current_version"])
     summary.seconds = time.monotonic() - started
+    # The public search reads the distinct keys of the current versions (matcher.search).
+    mark = time.monotonic()
+    search_terms_refresh()
+    summary.phases["search terms"] = time.monotonic() - mark
     logger.info(
         "dataset imported",
         extra={"dataset": slug, "version": number, "rows": summary.rows, "s": summary.seconds},

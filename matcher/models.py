@@ -350,3 +350,28 @@ class VerdictEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Verdict events are append-only: they cannot be deleted.")
+
+
+class SearchTerm(models.Model):
+    """One distinct artist or title key of the datasets' current versions, for the public search.
+
+    Rebuilt after each import by `matcher.search.search_terms_refresh`. Typo-tolerant lookups
+    run on these distinct keys (indexes of migration 0004) rather than on the tens of millions
+    of tracks they stand for.
+    """
+
+    class Field(models.TextChoices):
+        ARTIST = "artist", "Artist"
+        TITLE = "title", "Title"
+
+    id = models.BigAutoField(primary_key=True)
+    field = models.CharField(max_length=6, choices=Field.choices)
+    key = models.CharField(max_length=255)
+    display = models.TextField(help_text="One published spelling, shown in suggestions")
+    tracks = models.PositiveIntegerField(help_text="Tracks with this key, all datasets")
+
+    # No Meta indexes: migration 0004 creates them per database (text_pattern_ops and
+    # expression indexes on PostgreSQL). A key is unique per field by construction (GROUP BY).
+
+    def __str__(self) -> str:
+        return f"{self.field}:{self.key}"

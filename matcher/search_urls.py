@@ -1,5 +1,11 @@
 """Public dataset search: the page, its suggestions and its API."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from matcher import search_views
+
+urlpatterns = [
+    path("search/", search_views.search, name="search"),
+    path("search/suggest/", search_views.search_suggest_view, name="search-suggest"),
+    path("api/search/", search_views.SearchApi.as_view(), name="api-search"),
+]

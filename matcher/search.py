@@ -1,0 +1,546 @@
+"""Public search of the datasets: artist and/or title, fuzzy and accent-insensitive, per dataset.
+
+How a query runs (docs/matching.md, "Search"): the typed artist and title are normalized by the
+matching engine into the same keys the tracks carry (`Beyoncé` -> `beyonce`); similar keys are
+looked up among the distinct keys of the current dataset versions (`SearchTerm`): every one-typo
+variant of a short key, and for a longer key the keys of about its length sharing its first or
+its second half, all as btree lookups; the candidates are scored with rapidfuzz and kept from
+`ACCEPT` up; the tracks carrying the kept keys are then counted and listed per dataset through
+the tracks' key indexes. The same lookups run through the ORM on SQLite (embedded default).
+
+`search_terms_refresh` (a write, called after each import) rebuilds the terms.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Min, Q
+from django.db.models.functions import Coalesce, Length, Upper
+from rapidfuzz import fuzz, process
+
+from matcher.engine.normalize import normalize_artists, normalize_title, translit
+from matcher.engine.score import one_edit
+from matcher.models import Dataset, DatasetTrack, SearchTerm
+
+MAX_QUERY_CHARS = 200  # per field; longer input is refused, not cut
+MAX_LIMIT = 50  # tracks listed per dataset
+ACCEPT = 80  # a key scoring below this against the typed one is not used
+TERMS_KEPT = 10  # at most this many similar keys per field
+VARIANTS_MAX_LEN = 7  # keys up to this long: all one-typo variants; longer: halves
+HALF_CAP = 5000  # keys read per half-key range at most
+PREFIX_CAP = 50  # keys read that start with the typed words
+PREFIX_MIN_CHARS = 3  # "de" is the start of too many names to mean any of them
+SCORE_PREFILTER = 300  # candidates scored in full after rapidfuzz's fast pass
+BOTH_FETCH_CAP = 500  # artist+title searches: tracks of the title keys scored at most
+STATEMENT_TIMEOUT_MS = 3000  # a public query never holds a connection longer than this
+SUGGEST_MIN_CHARS = 2
+_ALPHABET = string.ascii_lowercase + string.digits + " "
+_TRACK_FIELDS = (
+    "id",
+    "version_id",
+    "track_id",
+    "artist",
+    "title",
+    "album",
+    "duration_s",
+    "url",
+    "source_file",
+    "source_row",
+    "artist_key",
+    "title_key",
+    "artists_norm",
+)
+
+
+class SearchQueryError(ValueError):
+    """The query cannot be run as typed (too long); the message says what to change."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedTerm:
+    key: str
+    display: str
+    tracks: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    pk: int
+    track_id: str
+    artist: str
+    title: str
+    album: str
+    duration_s: float | None
+    url: str
+    source_file: str
+    source_row: int
+    score: int
+
+
+@dataclass(slots=True)
+class DatasetGroup:
+    slug: str
+    name: str
+    source_url: str
+    count: int
+    hits: list[SearchHit] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SearchResult:
+    artist: str
+    title: str
+    groups: list[DatasetGroup] = field(default_factory=list)
+    artist_terms: list[MatchedTerm] = field(default_factory=list)
+    title_terms: list[MatchedTerm] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(group.count for group in self.groups)
+
+    @property
+    def empty_query(self) -> bool:
+        return not (self.artist or self.title)
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    text: str
+    tracks: int
+
+
+# --- normalization of what was typed --------------------------------------------------------------
+def _clean(value: str, field_name: str) -> str:
+    value = " ".join((value or "").split())
+    if len(value) > MAX_QUERY_CHARS:
+        raise SearchQueryError(
+            f"The {field_name} is {len(value)} characters long; type at most "
+            f"{MAX_QUERY_CHARS} characters.",
+            field=field_name,
+        )
+    return value
+
+
+def artist_query_key(text: str) -> str:
+    """The key an artist as typed would carry in a dataset (first credited name)."""
+    return normalize_artists(text).key or translit(text)
+
+
+def title_query_key(text: str) -> str:
+    return normalize_title(text).key or translit(text)
+
+
+# --- similar keys ---------------------------------------------------------------------------------
+def _one_edit_variants(key: str) -> set[str]:
+    """Every string one typo away from `key` (changed, added, dropped or swapped character)."""
+    out: set[str] = set()
+    for i in range(len(key) + 1):
+        for ch in _ALPHABET:
+            out.add(key[:i] + ch + key[i:])
+            if i < len(key):
+                out.add(key[:i] + ch + key[i + 1 :])
+        if i < len(key):
+            out.add(key[:i] + key[i + 1 :])
+        if i < len(key) - 1:
+            out.add(key[:i] + key[i + 1] + key[i] + key[i + 2 :])
+    out.discard(key)
+    return {v for v in out if v.strip() == v and "  " not in v and v}
+
+
+def _term_score(typed: str, key: str, field_name: str) -> float:
+    if typed == key:
+        return 100.0
+    score = fuzz.ratio(typed, key)
+    if one_edit(typed, key):
+        score = max(score, 90.0)
+    if key.startswith(typed) and len(typed) >= PREFIX_MIN_CHARS:
+        # The start of a longer name or title ("drunk in" for "drunk in love").
+        score = max(score, 85.0)
+    if field_name == SearchTerm.Field.TITLE and " " in typed:
+        score = max(score, 0.9 * fuzz.token_set_ratio(typed, key))  # words of it, any order
+    elif " " in typed:
+        score = max(score, 0.95 * fuzz.token_sort_ratio(typed, key))  # "garfunkel simon"
+    return score
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _candidates_postgresql(field_name: str, key: str) -> set[str]:
+    """Existing keys that may be `key` with a typo, or start with its words (raw SQL, so each
+    lookup is one btree range of the indexes of migration 0004)."""
+    found = {key}
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT set_config('statement_timeout', %s, true)", [str(STATEMENT_TIMEOUT_MS)])
+        if len(key) <= VARIANTS_MAX_LEN:
+            cur.execute(
+                "SELECT key FROM matcher_searchterm WHERE field = %s AND key = ANY(%s)",
+                [field_name, sorted(_one_edit_variants(key))],
+            )
+        else:
+            # The character between the halves belongs to neither, so that two swapped letters
+            # across the middle still leave one half intact.
+            half = len(key) // 2
+            lengths = list(range(len(key) - 2, len(key) + 3))
+            cur.execute(
+                "(SELECT key FROM matcher_searchterm WHERE field = %s AND length(key) = ANY(%s) "
+                "AND key LIKE %s LIMIT %s) UNION ALL "
+                "(SELECT key FROM matcher_searchterm WHERE field = %s AND length(key) = ANY(%s) "
+                "AND reverse(key) LIKE %s LIMIT %s)",
+                [
+                    *(field_name, lengths, _like_prefix(key[:half]), HALF_CAP),
+                    *(field_name, lengths, _like_prefix(key[half + 1 :][::-1]), HALF_CAP),
+                ],
+            )
+        found.update(row[0] for row in cur.fetchall())
+        if len(key) >= PREFIX_MIN_CHARS:
+            cur.execute(
+                "SELECT key FROM matcher_searchterm WHERE field = %s AND key LIKE %s LIMIT %s",
+                [field_name, _like_prefix(key), PREFIX_CAP],
+            )
+            found.update(row[0] for row in cur.fetchall())
+    return found
+
+
+def _candidates_portable(field_name: str, key: str) -> set[str]:
+    """The same lookups through the ORM, for SQLite (the embedded default's small datasets)."""
+    terms = SearchTerm.objects.filter(field=field_name)
+    if len(key) <= VARIANTS_MAX_LEN:
+        near = terms.filter(key__in=[key, *_one_edit_variants(key)])
+    else:
+        half = len(key) // 2
+        near = (
+            terms.annotate(n=Length("key"))
+            .filter(n__gte=len(key) - 2, n__lte=len(key) + 2)
+            .filter(Q(key__startswith=key[:half]) | Q(key__endswith=key[half + 1 :]))
+        )[: 2 * HALF_CAP]
+    found = {key, *near.values_list("key", flat=True)}
+    if len(key) >= PREFIX_MIN_CHARS:
+        found.update(terms.filter(key__startswith=key).values_list("key", flat=True)[:PREFIX_CAP])
+    return found
+
+
+def similar_terms(*, field_name: str, key: str) -> list[MatchedTerm]:
+    """The keys of `field_name` close enough to `key`, best first (at most TERMS_KEPT).
+
+    Candidates: for a short key every one-typo variant (looked up exactly); for a longer one,
+    keys of about the same length sharing its first or its second half (one typo always leaves
+    one half intact, two typos often do); and keys starting with what was typed. Candidates
+    are then scored with rapidfuzz (`_term_score`) and kept from ACCEPT up.
+    """
+    if not key:
+        return []
+    if connection.vendor == "postgresql":
+        candidates = _candidates_postgresql(field_name, key)
+    else:
+        candidates = _candidates_portable(field_name, key)
+    if len(candidates) > SCORE_PREFILTER:
+        # rapidfuzz's C loop first; the finer scoring only for the closest few hundred
+        near = process.extract(
+            key, list(candidates), scorer=fuzz.ratio, limit=SCORE_PREFILTER, score_cutoff=50
+        )
+        candidates = {key} | {k for k, _, _ in near} | {c for c in candidates if c.startswith(key)}
+    scored = {k: _term_score(key, k, field_name) for k in candidates}
+    wanted = [k for k, s in scored.items() if s >= ACCEPT]
+    rows = SearchTerm.objects.filter(field=field_name, key__in=wanted).values_list(
+        "key", "display", "tracks"
+    )
+    terms = [MatchedTerm(k, display, tracks, scored[k]) for k, display, tracks in rows]
+    if any(t.key == key for t in terms):
+        # The name exists as typed: other names that merely start with it ("muse" / "museum")
+        # are left out, and so are one-typo neighbours of a short name (likely other acts).
+        terms = [t for t in terms if t.key == key or (len(key) >= 5 and t.score >= 90)]
+    terms.sort(key=lambda t: (-t.score, -t.tracks, t.key))
+    return terms[:TERMS_KEPT]
+
+
+# --- tracks ---------------------------------------------------------------------------------------
+def _hit_score(row: dict[str, Any], artist_key: str, title_key: str) -> int:
+    scores = []
+    if artist_key:
+        # any credited name; part of a name counts a little less ("pharrell" for "pharrell
+        # williams")
+        names = [n for n in row["artists_norm"].split("|") if n] or [row["artist_key"]]
+        scores.append(
+            max(
+                max(fuzz.ratio(artist_key, n), 0.9 * fuzz.token_set_ratio(artist_key, n))
+                for n in names
+            )
+        )
+    if title_key:
+        scores.append(
+            100.0 if title_key == row["title_key"] else fuzz.ratio(title_key, row["title_key"])
+        )
+    return round(sum(scores) / len(scores)) if scores else 0
+
+
+def _hit(row: dict[str, Any], score: int) -> SearchHit:
+    return SearchHit(
+        pk=row["id"],
+        track_id=row["track_id"],
+        artist=row["artist"],
+        title=row["title"],
+        album=row["album"],
+        duration_s=row["duration_s"],
+        url=row["url"],
+        source_file=row["source_file"],
+        source_row=row["source_row"],
+        score=score,
+    )
+
+
+def _one_field_groups(
+    datasets: Sequence[Dataset], column: str, terms: Sequence[MatchedTerm], typed: dict[str, str]
+) -> list[DatasetGroup]:
+    """Tracks whose `column` is one of the terms' keys: counted per dataset, best keys listed."""
+    keys = [t.key for t in terms]
+    versions = {d.current_version_id: d for d in datasets}
+    counts = dict(
+        DatasetTrack.objects.filter(version_id__in=versions, **{f"{column}__in": keys})
+        .values_list("version_id")
+        .annotate(n=Count("*"))
+        .values_list("version_id", "n")
+    )
+    groups = []
+    for version_id, dataset in versions.items():
+        count = counts.get(version_id, 0)
+        if not count:
+            continue
+        group = DatasetGroup(dataset.slug, dataset.name, dataset.source_url, count)
+        rows: list[dict[str, Any]] = []
+        for key in keys:  # best key first; each lookup is one range of the key index
+            need = typed["limit"] - len(rows)  # type: ignore[operator]
+            if need <= 0:
+                break
+            rows += DatasetTrack.objects.filter(version_id=version_id, **{column: key}).values(
+                *_TRACK_FIELDS
+            )[:need]
+        group.hits = _ranked(rows, typed)
+        groups.append(group)
+    return groups
+
+
+def _ranked(rows: Iterable[dict[str, Any]], typed: dict[str, Any]) -> list[SearchHit]:
+    hits = [_hit(r, _hit_score(r, typed["artist_key"], typed["title_key"])) for r in rows]
+    hits.sort(key=lambda h: (-h.score, h.artist, h.title, h.pk))
+    return hits
+
+
+def _both_fields_groups(
+    datasets: Sequence[Dataset],
+    artist_terms: Sequence[MatchedTerm],
+    title_terms: Sequence[MatchedTerm],
+    typed: dict[str, Any],
+) -> list[DatasetGroup]:
+    """Tracks with one of the artist keys and one of the title keys (a BitmapAnd of both key
+    indexes), plus tracks of the title keys crediting the artist elsewhere (featured, or the
+    uploader's channel taken as artist) when those titles are rare enough to score them all."""
+    versions = {d.current_version_id: d for d in datasets}
+    title_keys = [t.key for t in title_terms]
+    rows: dict[int, dict[str, Any]] = {}
+    if artist_terms:
+        for row in DatasetTrack.objects.filter(
+            version_id__in=versions,
+            artist_key__in=[t.key for t in artist_terms],
+            title_key__in=title_keys,
+        ).values(*_TRACK_FIELDS)[:BOTH_FETCH_CAP]:
+            rows[row["id"]] = row
+    if sum(t.tracks for t in title_terms) <= BOTH_FETCH_CAP:
+        for row in DatasetTrack.objects.filter(
+            version_id__in=versions, title_key__in=title_keys
+        ).values(*_TRACK_FIELDS):
+            if row["id"] not in rows and _hit_score(row, typed["artist_key"], "") >= ACCEPT:
+                rows[row["id"]] = row
+    by_version: dict[int, list[dict[str, Any]]] = {}
+    for row in rows.values():
+        by_version.setdefault(row["version_id"], []).append(row)
+    groups = []
+    for version_id, dataset in versions.items():
+        found = by_version.get(version_id)
+        if found:
+            group = DatasetGroup(dataset.slug, dataset.name, dataset.source_url, len(found))
+            group.hits = _ranked(found, typed)[: typed["limit"]]
+            groups.append(group)
+    return groups
+
+
+def dataset_search(*, artist: str = "", title: str = "", limit: int = 10) -> SearchResult:
+    """Tracks of the datasets' current versions matching `artist` and/or `title`, per dataset.
+
+    Raises SearchQueryError for input that cannot be searched as typed (too long).
+    """
+    artist = _clean(artist, "artist")
+    title = _clean(title, "title")
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    result = SearchResult(artist=artist, title=title)
+    if result.empty_query:
+        result.message = "Type an artist, a title or both to search the datasets."
+        return result
+    typed: dict[str, Any] = {
+        "artist_key": artist_query_key(artist) if artist else "",
+        "title_key": title_query_key(title) if title else "",
+        "limit": limit,
+    }
+    if artist:
+        result.artist_terms = similar_terms(field_name="artist", key=typed["artist_key"])
+    if title:
+        result.title_terms = similar_terms(field_name="title", key=typed["title_key"])
+    datasets = list(Dataset.objects.filter(current_version__isnull=False).order_by("slug"))
+    if artist and title:
+        if result.title_terms:
+            result.groups = _both_fields_groups(
+                datasets, result.artist_terms, result.title_terms, typed
+            )
+    elif artist and result.artist_terms:
+        result.groups = _one_field_groups(datasets, "artist_key", result.artist_terms, typed)
+    elif title and result.title_terms:
+        result.groups = _one_field_groups(datasets, "title_key", result.title_terms, typed)
+    if not result.groups:
+        result.message = "No track in the datasets matches this search."
+    return result
+
+
+# --- suggestions ----------------------------------------------------------------------------------
+def search_suggest(*, q: str, field_name: str, limit: int = 8) -> list[Suggestion]:
+    """Artists or titles starting with what was typed (most tracks first), then similar ones."""
+    if field_name not in SearchTerm.Field.values:
+        raise SearchQueryError("Suggestions are for 'artist' or 'title'.", field="field")
+    q = _clean(q, field_name)
+    key = artist_query_key(q) if field_name == SearchTerm.Field.ARTIST else translit(q)
+    if len(key) < SUGGEST_MIN_CHARS:
+        return []
+    terms = SearchTerm.objects.filter(field=field_name)
+    # keys and counts first (read from the prefix index alone), then the few spellings shown
+    top = list(
+        terms.filter(key__startswith=key)
+        .order_by("-tracks", "key")
+        .values_list("key", "tracks")[:limit]
+    )
+    shown = dict(terms.filter(key__in=[k for k, _ in top]).values_list("key", "display"))
+    rows = [(k, shown[k], n) for k, n in top]
+    if len(rows) < limit and len(key) >= 3:
+        seen = {r[0] for r in rows}
+        extra = [t for t in similar_terms(field_name=field_name, key=key) if t.key not in seen]
+        rows += [(t.key, t.display, t.tracks) for t in extra[: limit - len(rows)]]
+    return [Suggestion(display, tracks) for _, display, tracks in rows]
+
+
+# --- refresh (a write: run after each import) -----------------------------------------------------
+_TERMS = "matcher_searchterm"
+_NEW_TERMS = "matcher_searchterm_new"
+_INDEX_DEF = re.compile(r"^CREATE (UNIQUE )?INDEX (\S+) ON (\S+) (.*)$")
+
+
+def _refresh_postgresql(cur: Any) -> None:
+    """Fill a new table without indexes, index it, then swap it in.
+
+    Building indexes once over the filled table is about 6x faster than maintaining them row by
+    row (22.0M tracks: ~2 minutes against ~11 for DELETE + INSERT, which also left the table
+    twice its size). Searches keep reading the old table until the swap, which takes its lock
+    only for the renames at the end of the transaction. The new table's indexes are copied
+    from the live ones (pg_get_indexdef), so they follow whatever the migrations define.
+    """
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    cur.execute(
+        f"CREATE TABLE {_NEW_TERMS} (LIKE {_TERMS} INCLUDING DEFAULTS INCLUDING IDENTITY "
+        "INCLUDING CONSTRAINTS)"
+    )
+    for field_name, column, shown in (
+        ("artist", "artist_key", "split_part(t.artist, '; ', 1)"),
+        ("title", "title_key", "t.title"),
+    ):
+        # Table and column names are fixed here, never taken from input.
+        # the display: a spelling not in capitals if there is one ("Beyoncé", not "BEYONCÉ")
+        cur.execute(
+            f"INSERT INTO {_NEW_TERMS} (field, key, display, tracks) "  # noqa: S608
+            f"SELECT %s, t.{column}, coalesce(min({shown}) FILTER (WHERE {shown} <> upper("
+            f"{shown})), min({shown})), count(*) FROM matcher_datasettrack t "
+            "JOIN matcher_dataset d ON d.current_version_id = t.version_id "
+            f"WHERE t.{column} <> '' GROUP BY t.{column}",
+            [field_name],
+        )
+    cur.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisprimary, "
+        "(SELECT conname FROM pg_constraint WHERE conindid = i.indexrelid) "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = %s::regclass",
+        [_TERMS],
+    )
+    renames = []
+    for name, definition, primary, constraint in cur.fetchall():
+        if primary:
+            cur.execute(f"ALTER TABLE {_NEW_TERMS} ADD PRIMARY KEY (id)")
+            renames.append((f"{_NEW_TERMS}_pkey", name))
+            continue
+        parsed = _INDEX_DEF.match(definition)
+        if parsed is None or constraint:
+            raise RuntimeError(f"search terms: cannot copy index {name}: {definition}")
+        unique, _, _, rest = parsed.groups()
+        cur.execute(f"CREATE {unique or ''}INDEX {name}_new ON {_NEW_TERMS} {rest}")
+        renames.append((f"{name}_new", name))
+    cur.execute(f"ANALYZE {_NEW_TERMS}")
+    cur.execute(f"DROP TABLE {_TERMS}")
+    cur.execute(f"ALTER TABLE {_NEW_TERMS} RENAME TO {_TERMS}")
+    for temporary, final in renames:
+        cur.execute(f"ALTER INDEX {temporary} RENAME TO {final}")
+    cur.execute(f"ALTER SEQUENCE IF EXISTS {_NEW_TERMS}_id_seq RENAME TO {_TERMS}_id_seq")
+
+
+def search_terms_refresh() -> int:
+    """Rebuild the search terms from the current version of every dataset; returns their count.
+
+    One transaction: searches running meanwhile keep seeing the old terms until it commits.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                _refresh_postgresql(cur)
+        else:
+            SearchTerm.objects.all().delete()
+            tracks = DatasetTrack.objects.filter(
+                version_id__in=Dataset.objects.exclude(current_version=None).values(
+                    "current_version_id"
+                )
+            )
+            for field_name, column, shown in (
+                ("artist", "artist_key", "artist"),
+                ("title", "title_key", "title"),
+            ):
+                SearchTerm.objects.bulk_create(
+                    SearchTerm(
+                        field=field_name,
+                        key=row[column],
+                        display=row["display"].split("; ")[0]
+                        if field_name == "artist"
+                        else row["display"],
+                        tracks=row["n"],
+                    )
+                    for row in tracks.exclude(**{column: ""})
+                    .values(column)
+                    .annotate(
+                        display=Coalesce(
+                            Min(shown, filter=~Q(**{shown: Upper(shown)})), Min(shown)
+                        ),
+                        n=Count("*"),
+                    )
+                    .iterator()
+                )
+        count = SearchTerm.objects.count()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Marks the new rows all-visible, so the suggestions' ranking reads the index alone.
+        with connection.cursor() as cur:
+            cur.execute("VACUUM (ANALYZE) matcher_searchterm")
+    return count
