@@ -14,6 +14,10 @@ from functools import lru_cache
 from matcher.engine.normalize import Artists, Title, normalize_artists, normalize_title, translit
 
 KEY_MAX = 255  # column width of the key columns
+# The stored artists travel in the blocking indexes (INCLUDE columns), whose entries PostgreSQL
+# caps at 2,704 bytes: with two keys of up to 1,020 bytes (255 four-byte characters) each, the
+# artists keep to this many bytes. A longer credit list loses its last names, featured first.
+ARTISTS_NORM_MAX_BYTES = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +34,18 @@ class TrackSide:
 
     @property
     def artists_norm(self) -> str:
-        """The stored form of `artists`: primary names, '|', then the others."""
-        return (
-            "|".join(self.artists[: self.primary_count])
-            + "||"
-            + "|".join(self.artists[self.primary_count :])
-        )
+        """The stored form of `artists`: primary names, '||', then the others, '|' between
+        names; at most ARTISTS_NORM_MAX_BYTES of UTF-8."""
+        primary = list(self.artists[: self.primary_count])
+        others = list(self.artists[self.primary_count :])
+        stored = "|".join(primary) + "||" + "|".join(others)
+        while len(stored.encode()) > ARTISTS_NORM_MAX_BYTES and (others or len(primary) > 1):
+            (others or primary).pop()
+            stored = "|".join(primary) + "||" + "|".join(others)
+        if len(stored.encode()) > ARTISTS_NORM_MAX_BYTES:  # one name longer than the budget
+            budget = ARTISTS_NORM_MAX_BYTES - 2
+            stored = primary[0].encode()[:budget].decode(errors="ignore") + "||"
+        return stored
 
     @classmethod
     def from_stored(

@@ -75,6 +75,14 @@ class Score:
         }
 
 
+def album_similarity(query_album_key: str, candidate_album_key: str) -> float | None:
+    """Album titles compared (shown as evidence; never part of the confidence), or None when
+    either side has none."""
+    if query_album_key and candidate_album_key:
+        return fuzz.token_sort_ratio(query_album_key, candidate_album_key)
+    return None
+
+
 def artist_similarity(query: TrackSide, candidate: TrackSide) -> tuple[float, str]:
     """Best similarity of a credited query artist to any artist credited on the candidate.
 
@@ -191,9 +199,7 @@ def score_pair(
     if query.duration_s is not None and candidate.duration_s is not None:
         delta = abs(query.duration_s - candidate.duration_s)
     dur = duration_score(delta)
-    album: float | None = None
-    if query.album_key and candidate.album_key:
-        album = fuzz.token_sort_ratio(query.album_key, candidate.album_key)
+    album = album_similarity(query.album_key, candidate.album_key)
 
     if dur is None:
         confidence = 0.5 * title + 0.5 * artist

@@ -391,7 +391,7 @@ def test_damage_inside_a_parquet_file_after_rows_were_loaded_rolls_everything_ba
             return {row[0] for row in cur.fetchall()}
 
     before = secondary()
-    assert "track_title_key" in before
+    assert "track_title_cover" in before
     files = laion_files(tmp_path)
     data = bytearray(files[1].read_bytes())
     # scribble over the middle of the column chunks, keep the footer: the file opens, then fails

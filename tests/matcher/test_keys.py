@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matcher.engine.keys import PREFIX_MIN, TrackSide, prefix_key, prepare
+from matcher.engine.keys import ARTISTS_NORM_MAX_BYTES, PREFIX_MIN, TrackSide, prefix_key, prepare
 
 
 def test_featured_artists_from_the_credit_and_the_title_follow_the_primary_artist():
@@ -71,3 +71,23 @@ def test_accents_and_case_give_the_same_keys():
     a = prepare(artists="Beyoncé", title="Déjà Vu").side
     b = prepare(artists="BEYONCE", title="deja vu").side
     assert (a.artist_key, a.title_key) == (b.artist_key, b.title_key) == ("beyonce", "deja vu")
+
+
+def test_a_long_credit_list_is_stored_within_the_index_budget_keeping_primary_names_first():
+    primary = tuple(f"primary artist number {i} with a long name" for i in range(3))
+    featured = tuple(f"featured guest {i} also with a fairly long name" for i in range(12))
+    side = TrackSide("a", "t", primary + featured, len(primary), "")
+    stored = side.artists_norm
+    assert len(stored.encode()) <= ARTISTS_NORM_MAX_BYTES
+    back = TrackSide.from_stored(
+        artist_key="a", title_key="t", artists_norm=stored, version="", duration_s=None
+    )
+    assert back.artists[: back.primary_count] == primary  # every primary credit kept
+    assert 0 < len(back.artists) - back.primary_count < len(featured)  # featured trimmed
+
+
+def test_a_single_name_longer_than_the_budget_is_cut_on_a_character_boundary():
+    side = TrackSide("a", "t", ("é" * 400,), 1, "")
+    stored = side.artists_norm
+    assert len(stored.encode()) <= ARTISTS_NORM_MAX_BYTES
+    assert stored.endswith("||") and set(stored[:-2]) == {"é"}
