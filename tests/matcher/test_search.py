@@ -197,6 +197,17 @@ def test_search_page_lists_results_per_dataset_with_links_to_sources(client, dat
     assert "alpha-set.csv, row 3" in html  # no URL: the source file and row instead
 
 
+def test_search_page_says_once_that_presence_is_not_proof_of_training(client, datasets):
+    body = client.get(reverse("search"), {"artist": "beyonce"}).content.decode()
+    assert body.count("not proof that a model was trained on it") == 1
+
+
+def test_submitting_the_search_clears_the_suggestion_list(client, datasets):
+    body = client.get(reverse("search")).content.decode()
+    form = body[body.index('<form id="search-form"') : body.index("</form>")]
+    assert "hx-on::after-request" in form and "search-suggestions" in form
+
+
 def test_search_page_without_query_shows_the_form_only(client, datasets):
     response = client.get(reverse("search"))
     assert response.status_code == 200
