@@ -91,7 +91,7 @@ class DatasetTrack(models.Model):
         # Blocking reads candidates by title key and by artist key (an artist with many tracks:
         # artist key and a range of title keys). The two key indexes carry every column the
         # scorer needs (INCLUDE, on PostgreSQL), so those reads never visit the table: about
-        # 20x faster against 22M rows, for 2.6 GB each instead of 0.6 GB (docs/benchmarks.md).
+        # 20x faster against 22M rows, for 2.2 GB each instead of 0.6 GB (docs/benchmarks.md).
         # matcher.services._TRACK_FIELDS lists the same columns.
         indexes = [
             models.Index(
