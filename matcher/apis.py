@@ -666,31 +666,19 @@ class RunReportCsvApi(_Download):
         run = _run_for(request, pk, READ)
         bom = request.query_params.get("bom", "").lower() in ("1", "true", "yes")
         review.report_prepare(run=run)
-        response = StreamingHttpResponse(
-            exports.report_csv_lines(run, bom=bom), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="trainwatch-run-{run.pk}.csv"'
-        return response
-
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return exports.report_csv_response(run, bom=bom)
 
 
 class RunReportXlsxApi(_Download):
     @_download_schema(
-        XLSX_TYPE,
+        exports.XLSX_TYPE,
         "The report as an Excel workbook (summary, all rows, one sheet per dataset)",
         operation_id="runs_report_xlsx",
     )
     def get(self, request: Request, pk: int) -> FileResponse:
         run = _run_for(request, pk, READ)
         review.report_prepare(run=run)
-        return FileResponse(
-            exports.report_xlsx_tempfile(run),
-            as_attachment=True,
-            filename=f"trainwatch-run-{run.pk}.xlsx",
-            content_type=XLSX_TYPE,
-        )
+        return exports.report_xlsx_response(run)
 
 
 class RunEvidencePackApi(_Download):
@@ -702,9 +690,4 @@ class RunEvidencePackApi(_Download):
     def get(self, request: Request, pk: int) -> FileResponse:
         run = _run_for(request, pk, READ)
         review.report_prepare(run=run)
-        return FileResponse(
-            exports.evidence_pack_tempfile(run),
-            as_attachment=True,
-            filename=f"trainwatch-run-{run.pk}-evidence.zip",
-            content_type="application/zip",
-        )
+        return exports.evidence_pack_response(run)

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
 
+from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -474,3 +475,37 @@ def evidence_pack_verify(source: Any) -> list[str]:
             if digest.hexdigest() != entry["sha256"]:
                 problems.append(f"{path} does not match its SHA-256 in the manifest")
     return problems
+
+
+# --- the downloads as HTTP responses (the same for the pages and the API) ---------------------
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def report_csv_response(run: MatchRun, *, bom: bool = False) -> StreamingHttpResponse:
+    """The report CSV, streamed line by line."""
+    response = StreamingHttpResponse(
+        report_csv_lines(run, bom=bom), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="trainwatch-run-{run.pk}.csv"'
+    return response
+
+
+def report_xlsx_response(run: MatchRun) -> FileResponse:
+    """The report workbook, written to a temporary file first and sent from it."""
+    return FileResponse(
+        report_xlsx_tempfile(run),
+        as_attachment=True,
+        filename=f"trainwatch-run-{run.pk}.xlsx",
+        content_type=XLSX_TYPE,
+    )
+
+
+def evidence_pack_response(run: MatchRun) -> FileResponse:
+    """The evidence pack (zip), written to a temporary file first and sent from it."""
+    return FileResponse(
+        evidence_pack_tempfile(run),
+        as_attachment=True,
+        filename=f"trainwatch-run-{run.pk}-evidence.zip",
+        content_type="application/zip",
+    )

@@ -21,7 +21,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +29,6 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.permissions import READ, REVIEW, UPLOAD, role_allows
 from accounts.selectors import role_in
 from matcher import exports, review, selectors, services
-from matcher.exports import report_csv_lines
 from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
 from matcher.progress import HTMX_STOP_POLLING, POLL_SECONDS, RunProgress, run_progress
 from uploads.forms import RunStartForm
@@ -369,37 +367,20 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     run, _role = _run_for(request, pk, READ)
-    bom = request.GET.get("bom") == "1"
     review.report_prepare(run=run)
-    response = StreamingHttpResponse(
-        report_csv_lines(run, bom=bom), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="trainwatch-run-{run.pk}.csv"'
-    return response
+    return exports.report_csv_response(run, bom=request.GET.get("bom") == "1")
 
 
 @login_required
 def run_report_xlsx(request: HttpRequest, pk: int) -> FileResponse:
     run, _role = _run_for(request, pk, READ)
-    handle = exports.report_xlsx_tempfile(run)
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"trainwatch-run-{run.pk}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    return exports.report_xlsx_response(run)
 
 
 @login_required
 def run_evidence_pack(request: HttpRequest, pk: int) -> FileResponse:
     run, _role = _run_for(request, pk, READ)
-    handle = exports.evidence_pack_tempfile(run)
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"trainwatch-run-{run.pk}-evidence.zip",
-        content_type="application/zip",
-    )
+    return exports.evidence_pack_response(run)
 
 
 @login_required
