@@ -154,21 +154,19 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_import(url: str, files: list[Path]) -> dict[str, Any]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", *map(str, files)],
-        cwd=ROOT,
-        env=child_env(url),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def run_sampled(
+    args: list[str], env: dict[str, str], *, interval: float = 0.1
+) -> tuple[int, str, float, int]:
+    """Run a child process; (exit status, its stdout, wall seconds, peak RSS bytes of its
+    process tree, sampled every `interval` seconds)."""
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     peak = 0
 
     def sample() -> None:
         nonlocal peak
         while proc.poll() is None:
             peak = max(peak, tree_rss(proc.pid))
-            time.sleep(0.1)
+            time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
     started = time.monotonic()
@@ -176,8 +174,15 @@ def run_import(url: str, files: list[Path]) -> dict[str, Any]:
     out, _ = proc.communicate()
     wall = time.monotonic() - started
     sampler.join()
-    if proc.returncode:
-        raise SystemExit(f"the import failed (exit {proc.returncode})")
+    return proc.returncode, out, wall, peak
+
+
+def run_import(url: str, files: list[Path]) -> dict[str, Any]:
+    status, out, wall, peak = run_sampled(
+        [sys.executable, __file__, "--child", *map(str, files)], child_env(url)
+    )
+    if status:
+        raise SystemExit(f"the import failed (exit {status})")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["wall"] = wall
     result["peak_rss"] = peak

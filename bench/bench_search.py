@@ -18,7 +18,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from bench_import import child_env, conninfo, load, tree_rss  # noqa: E402
+from bench_import import child_env, conninfo, load, run_sampled  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/trainwatch_bench_full"
 # slug, generator format, rows, seed, glob of the files to import
@@ -71,7 +70,7 @@ def generated(data: Path, fmt: str, rows: int, seed: int, pattern: str) -> list[
 
 def timed_import(url: str, slug: str, fmt: str, files: list[Path]) -> tuple[float, int, str]:
     """(wall seconds, peak RSS bytes of the import's process tree, its summary output)."""
-    proc = subprocess.Popen(
+    status, out, wall, peak = run_sampled(
         [
             sys.executable,
             "manage.py",
@@ -83,27 +82,11 @@ def timed_import(url: str, slug: str, fmt: str, files: list[Path]) -> tuple[floa
             "--no-progress",
             "--skip-checks",  # a half-edited file elsewhere in the tree must not stop the import
         ],
-        cwd=ROOT,
-        env=child_env(url),
-        stdout=subprocess.PIPE,
-        text=True,
+        child_env(url),
+        interval=0.2,
     )
-    peak = 0
-
-    def sample() -> None:
-        nonlocal peak
-        while proc.poll() is None:
-            peak = max(peak, tree_rss(proc.pid))
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    started = time.monotonic()
-    sampler.start()
-    out, _ = proc.communicate()
-    wall = time.monotonic() - started
-    sampler.join()
-    if proc.returncode:
-        raise SystemExit(f"the import of {slug} failed (exit {proc.returncode})")
+    if status:
+        raise SystemExit(f"the import of {slug} failed (exit {status})")
     return wall, peak, out
 
 
