@@ -37,6 +37,7 @@ from matcher.engine.score import (
     IDENTIFIER,
     STRONG,
     Score,
+    Screen,
     Thresholds,
     album_similarity,
     ambiguity_note,
@@ -262,6 +263,8 @@ class _Query:
 
 @dataclass
 class _Candidate:
+    """A candidate that passed the screen and was scored (see _score)."""
+
     track_pk: int
     version_id: int
     side: TrackSide
@@ -496,7 +499,7 @@ class Blocked:
     """The candidates of a chunk: per query (candidates considered, matches best first)."""
 
     scored: list[tuple[int, list[tuple[Score, int]]]]
-    tracks: dict[int, _Candidate]
+    tracks: dict[int, _Candidate]  # the candidates that were scored
     notes: dict[int, list[str]]  # catalog row pk -> blocking rules worth showing as evidence
     stats: dict[str, int]
 
@@ -519,7 +522,14 @@ def block_candidates(
     """
     by_query: dict[int, list[tuple[Score, int]]] = {}
     notes: dict[int, list[str]] = defaultdict(list)
-    stats = {"round1_tracks": 0, "round2_rows": 0, "round2_tracks": 0, "skipped_keys": 0}
+    stats = {
+        "round1_tracks": 0,
+        "round2_rows": 0,
+        "round2_tracks": 0,
+        "skipped_keys": 0,
+        "pairs": 0,  # (row, candidate) pairs screened (a row re-scored in round 2 twice)
+        "built": 0,  # distinct candidates that passed a screen and were scored in full
+    }
     title_keys = {q.prepared.side.title_key for q in queries if q.prepared.side.title_key}
     artist_keys = {q.prepared.side.artist_key for q in queries if q.prepared.side.artist_key}
     common = _over_common("title_key", title_keys, version_ids, KEY_CAP, using, exact=True)
@@ -546,7 +556,8 @@ def block_candidates(
 
     by_ident = _identifier_hits(queries, version_ids, using)
     ident_track_ids = {pk for pks in by_ident.values() for pk in pks}
-    tracks: dict[int, _Candidate] = {}
+    rows: dict[int, _Row] = {}  # every candidate as read, by track id
+    tracks: dict[int, _Candidate] = {}  # those that passed the screen, built for scoring
     lookups = _Lookups(pks=sorted(ident_track_ids))
     lookups.equal["title_key"] = sorted(title_keys)
     lookups.equal["artist_key"] = sorted(artist_keys - big_artists)
@@ -557,15 +568,16 @@ def block_candidates(
             if q.prepared.side.artist_key in big_artists and q.prepared.side.title_key
         }
     )
-    stats["round1_tracks"] = len(_fetch(lookups, version_ids, using, tracks))
+    stats["round1_tracks"] = len(_fetch(lookups, version_ids, using, rows))
     by_title: dict[str, list[int]] = defaultdict(list)
     by_artist: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for pk, cand in tracks.items():
-        if cand.side.title_key in title_keys:
-            by_title[cand.side.title_key].append(pk)
-        a_key = cand.side.artist_key
+    for pk, row in rows.items():
+        t_key = row[_TKEY]
+        if t_key in title_keys:
+            by_title[t_key].append(pk)
+        a_key = row[_AKEY]
         if a_key in artist_keys:
-            by_artist[(a_key, cand.side.title_key[:1] if a_key in big_artists else "")].append(pk)
+            by_artist[(a_key, t_key[:1] if a_key in big_artists else "")].append(pk)
 
     def artist_block(side: TrackSide) -> tuple[str, str]:
         a_key = side.artist_key
@@ -583,8 +595,14 @@ def block_candidates(
             ids.setdefault(pk, "")
         candidates[i] = ids
 
+    screens: dict[int, Screen] = {}
+
     def score(i: int) -> None:
-        by_query[i] = _score(queries[i], candidates[i], tracks, thresholds)
+        screen = screens.get(i)
+        if screen is None:
+            screen = screens[i] = Screen(queries[i].prepared.side, thresholds)
+        by_query[i] = _score(queries[i], candidates[i], rows, tracks, screen, thresholds)
+        stats["pairs"] += len(candidates[i])
 
     for i in range(len(queries)):
         score(i)
@@ -627,17 +645,14 @@ def block_candidates(
         lookups = _Lookups()
         for column, prefixes in ranges.items():
             lookups.prefixes[column] = sorted(prefixes)
-        read = _fetch(lookups, version_ids, using, tracks)
+        read = _fetch(lookups, version_ids, using, rows)
         stats["round2_tracks"] = len(read)
         by_prefix: dict[tuple[str, str], list[int]] = defaultdict(list)
         lengths = {len(p) for prefixes in ranges.values() for p in prefixes}
         for pk in read:
-            cand = tracks[pk]
+            row = rows[pk]
             for n in lengths:
-                for column, key in (
-                    ("title_key", cand.side.title_key),
-                    ("artist_key", cand.side.artist_key),
-                ):
+                for column, key in (("title_key", row[_TKEY]), ("artist_key", row[_AKEY])):
                     if len(key) >= n and key[:n] in ranges[column]:
                         by_prefix[(column, key[:n])].append(pk)
         for i, pairs in wanted.items():
@@ -649,6 +664,7 @@ def block_candidates(
                         added = True
             if added:
                 score(i)
+    stats["built"] = len(tracks)
     return Blocked(
         scored=[(len(candidates[i]), by_query[i]) for i in range(len(queries))],
         tracks=tracks,
@@ -660,14 +676,23 @@ def block_candidates(
 def _score(
     q: _Query,
     candidate_ids: dict[int, str],
+    rows: dict[int, _Row],
     tracks: dict[int, _Candidate],
+    screen: Screen,
     thresholds: Thresholds,
 ) -> list[tuple[Score, int]]:
-    return rank_candidates(
-        q.prepared.side,
-        ((pk, tracks[pk].side, ident) for pk, ident in candidate_ids.items()),
-        thresholds,
-    )
+    """Score a row's candidates. Most fail the screen on their stored keys (another artist's
+    song of the same title, another song of the same artist) and are never built or scored;
+    the screen only drops pairs `score_pair` would reject, so the matches are the same."""
+    kept: list[tuple[int, TrackSide, str]] = []
+    for pk, ident in candidate_ids.items():
+        row = rows[pk]
+        if ident or screen.passes(row[_TKEY], row[_ANORM]):
+            cand = tracks.get(pk)
+            if cand is None:
+                cand = tracks[pk] = _candidate(row)
+            kept.append((pk, cand.side, ident))
+    return rank_candidates(q.prepared.side, kept, thresholds)
 
 
 def _identifier_hits(
@@ -747,6 +772,26 @@ _TRACK_FIELDS = (
     "duration_s",
 )
 _TRACK_COLUMNS = ("id", *_TRACK_FIELDS[1:])
+# A candidate as read (the values of _TRACK_FIELDS, in order), and the positions in it.
+_Row = tuple[Any, ...]
+_TKEY = _TRACK_FIELDS.index("title_key")
+_AKEY = _TRACK_FIELDS.index("artist_key")
+_ANORM = _TRACK_FIELDS.index("artists_norm")
+
+
+def _candidate(row: _Row) -> _Candidate:
+    pk, version_id, a_key, t_key, artists_norm, label, duration = row
+    return _Candidate(
+        pk,
+        version_id,
+        TrackSide.from_stored(
+            artist_key=a_key,
+            title_key=t_key,
+            artists_norm=artists_norm,
+            version=label,
+            duration_s=duration,
+        ),
+    )
 
 
 @dataclass
@@ -765,29 +810,19 @@ def _fetch(
     lookups: _Lookups,
     version_ids: list[int],
     using: str,
-    tracks: dict[int, _Candidate],
+    rows: dict[int, _Row],
 ) -> list[int]:
-    """Add the tracks found by `lookups` to `tracks`; returns the ids of the rows read."""
+    """Add the tracks found by `lookups` to `rows`; returns the ids of the rows read."""
     if connections[using].vendor == "postgresql":
-        rows = _fetch_rows_postgresql(lookups, version_ids, using)
+        fetched = _fetch_rows_postgresql(lookups, version_ids, using)
     else:
-        rows = _fetch_rows_orm(lookups, version_ids, using)
+        fetched = _fetch_rows_orm(lookups, version_ids, using)
     read: list[int] = []
-    for pk, version_id, a_key, t_key, artists_norm, label, duration in rows:
+    for row in fetched:
+        pk = row[0]
         read.append(pk)
-        if pk in tracks:
-            continue
-        tracks[pk] = _Candidate(
-            pk,
-            version_id,
-            TrackSide.from_stored(
-                artist_key=a_key,
-                title_key=t_key,
-                artists_norm=artists_norm,
-                version=label,
-                duration_s=duration,
-            ),
-        )
+        if pk not in rows:
+            rows[pk] = row
     return read
 
 

@@ -58,7 +58,7 @@ class TrackSide:
         duration_s: float | None,
         album_key: str = "",
     ) -> TrackSide:
-        artists, primary_count = _parse_artists_norm(artists_norm)
+        artists, primary_count = parse_artists_norm(artists_norm)
         return cls(
             artist_key=artist_key,
             title_key=title_key,
@@ -71,7 +71,7 @@ class TrackSide:
 
 
 @lru_cache(maxsize=65536)
-def _parse_artists_norm(artists_norm: str) -> tuple[tuple[str, ...], int]:
+def parse_artists_norm(artists_norm: str) -> tuple[tuple[str, ...], int]:
     """Cached: a chunk's candidates repeat the same credits many times (an artist's tracks)."""
     primary_part, _, other_part = artists_norm.partition("||")
     primary = tuple(a for a in primary_part.split("|") if a)

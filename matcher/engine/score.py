@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from matcher.engine.keys import TrackSide
+from matcher.engine.keys import TrackSide, parse_artists_norm
 from matcher.engine.normalize import NORMALIZER_VERSION
 
 ENGINE_VERSION = f"score-2/norm-{NORMALIZER_VERSION}"
@@ -288,6 +288,81 @@ def score_pair(
         if conf < thresholds.possible:
             return None
     return Score(kind, conf, artist, title, delta, album, version_note, tuple(rules))
+
+
+# one_edit(a, b) on keys of at least ONE_EDIT_MIN_LEN characters implies fuzz.ratio(a, b) of at
+# least this: one edit is at most two insertions/deletions over 2 * ONE_EDIT_MIN_LEN characters.
+ONE_EDIT_RATIO_FLOOR = 100.0 * (1 - 2 / (2 * ONE_EDIT_MIN_LEN))
+
+
+class Screen:
+    """Necessary conditions of `score_pair` for one query, checked on a candidate's stored
+    columns before any TrackSide is built: a candidate that fails them cannot be a match.
+
+    A chunk's candidates are mostly tracks that share the row's title key but are by another
+    artist (covers, other songs of the same name) or share its artist but not its title; they
+    fail here at the cost of a dictionary lookup, since the checks are cached per title key and
+    per stored artist list. The conditions follow `score_pair` step by step:
+    - the title similarity must reach `title_min` (computed exactly, as `title_similarity`);
+    - the artist similarity must reach `artist_min`, or the artist typo rule must be possible:
+      one edit between keys of 4+ characters implies a `fuzz.ratio` of at least
+      ONE_EDIT_RATIO_FLOOR, so the bound is the lower of the two, also tried against "the " +
+      the candidate's name when the titles agree exactly (the typo rule's other form).
+    An identifier match skips the screen. Property-tested against `score_pair`.
+    """
+
+    __slots__ = ("_artists", "_cut", "_joined", "_prims", "_query", "_title_min", "_titles")
+
+    def __init__(self, query: TrackSide, thresholds: Thresholds) -> None:
+        self._query = query
+        self._title_min = thresholds.title_min
+        self._cut = min(float(thresholds.artist_min), ONE_EDIT_RATIO_FLOOR)
+        self._prims = query.artists[: max(1, query.primary_count)]
+        self._joined = " ".join(self._prims)
+        self._titles: dict[str, float] = {}
+        self._artists: dict[tuple[str, bool], bool] = {}
+
+    def title(self, title_key: str) -> float:
+        """The title similarity `score_pair` computes, cached per candidate title key."""
+        found = self._titles.get(title_key)
+        if found is None:
+            q = self._query.title_key
+            found = (
+                100.0
+                if q == title_key
+                else max(fuzz.ratio(q, title_key), fuzz.token_sort_ratio(q, title_key))
+            )
+            self._titles[title_key] = found
+        return found
+
+    def passes(self, title_key: str, artists_norm: str) -> bool:
+        """False when a candidate with these stored columns cannot be a match of the query."""
+        title = self.title(title_key)
+        if title < self._title_min:
+            return False
+        exact_title = title == 100.0
+        key = (artists_norm, exact_title)
+        found = self._artists.get(key)
+        if found is None:
+            found = self._artist_possible(artists_norm, exact_title)
+            self._artists[key] = found
+        return found
+
+    def _artist_possible(self, artists_norm: str, exact_title: bool) -> bool:
+        cut = self._cut
+        if cut <= 0:
+            return True  # thresholds that let any artist through
+        artists, primary_count = parse_artists_norm(artists_norm)
+        if not self._prims or not artists:
+            return False  # artist similarity 0 and no typo to forgive
+        for q in self._prims:
+            for c in artists:
+                if q == c or fuzz.ratio(q, c, score_cutoff=cut):
+                    return True
+                if exact_title and fuzz.ratio(q, "the " + c, score_cutoff=cut):
+                    return True
+        joined = " ".join(artists[: max(1, primary_count)])
+        return bool(fuzz.token_sort_ratio(self._joined, joined, score_cutoff=cut))
 
 
 # Picard calls a best candidate within 0.02 of the runner-up ambiguous; on our 0-100 scale, 2.
