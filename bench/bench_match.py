@@ -102,12 +102,48 @@ def catalog_csv(version_ids: list[int], rows: int, seed: int) -> bytes:
 
 def _worker(chunk_ids: list[int], write_fd: int) -> None:
     connections.close_all()  # a forked process must not share the parent's connection
-    started = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_at_fork = usage.ru_utime + usage.ru_stime
     for chunk_id in chunk_ids:
         match_chunk_process(chunk_id=chunk_id)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    os.write(write_fd, f"{peak_kb} {time.perf_counter() - started:.2f}\n".encode())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_at_fork
+    os.write(write_fd, f"{usage.ru_maxrss} {cpu:.2f}\n".encode())
     os._exit(0)
+
+
+def profile(chunk_ids: list[int]) -> int:
+    """Match some chunks under cProfile; print the SQL time and the costliest functions."""
+    import cProfile
+    import pstats
+
+    sql = {"seconds": 0.0, "statements": 0}
+
+    def timed(execute, sql_text, params, many, context):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        try:
+            return execute(sql_text, params, many, context)
+        finally:
+            sql["seconds"] += time.perf_counter() - t0
+            sql["statements"] += 1
+
+    prof = cProfile.Profile()
+    started = time.perf_counter()
+    cpu = time.process_time()
+    with connection.execute_wrapper(timed):
+        prof.enable()
+        rows = sum(match_chunk_process(chunk_id=chunk_id) for chunk_id in chunk_ids)
+        prof.disable()
+    wall = time.perf_counter() - started
+    print(
+        f"profiled {len(chunk_ids)} chunks, {rows:,} rows: {wall:.2f} s wall under the "
+        f"profiler, {time.process_time() - cpu:.2f} s CPU in this process; SQL "
+        f"{sql['seconds']:.2f} s in {sql['statements']} statements (turning rows into Python "
+        "objects not included)"
+    )
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog-rows", type=int, required=True)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="CHUNKS",
+        help="instead of the timed run, match this many chunks in this process under cProfile "
+        "and print where the time goes (SQL time measured apart)",
+    )
     args = parser.parse_args(argv)
     if "bench" not in str(settings.DATABASES["default"]["NAME"]):
         print("refusing: DATABASE_URL must name a bench database (e.g. trainwatch_bench_match)")
@@ -140,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - started:.1f} s; {len(chunk_ids)} chunks of "
         f"{settings.MATCH_CHUNK_ROWS}; dataset rows {dataset_rows:,} ({args.datasets})"
     )
+    if args.profile:
+        return profile(chunk_ids[: args.profile])
     load_before = os.getloadavg()
     connections.close_all()
     started = time.perf_counter()
@@ -157,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     reports = os.read(read_fd, 4096).decode().split()
     peaks = [int(v) for v in reports[0::2]]
+    cpu_seconds = sum(float(v) for v in reports[1::2])
     run.refresh_from_db()
     stats = RowResult.objects.filter(run=run).aggregate(
         candidates=Avg("candidates_considered"), most=Max("candidates_considered")
@@ -172,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         f"run {run.pk} {run.status}: {run.rows_done:,} rows in {elapsed:.1f} s = "
         f"{run.rows_done / elapsed:,.0f} rows/s with {args.processes} processes; "
         f"candidates per row {stats['candidates'] or 0:.1f} (max {stats['most'] or 0}); "
-        f"peak RSS per process {max(peaks) / 1024:.0f} MB"
+        f"peak RSS per process {max(peaks) / 1024:.0f} MB; matching processes' CPU "
+        f"{cpu_seconds:.1f} s ({1000 * cpu_seconds / max(1, run.rows_done):.2f} s per 1,000 rows; "
+        "PostgreSQL's not included)"
     )
     print("best kinds: " + ", ".join(f"{k or 'none'} {v:,}" for k, v in sorted(kinds.items())))
     print(

@@ -227,6 +227,10 @@ def dataset_import(
         dataset.current_version = version
         dataset.save(update_fields=["current_version"])
     summary.seconds = time.monotonic() - started
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        mark = time.monotonic()
+        _vacuum()
+        summary.phases["vacuum"] = time.monotonic() - mark
     # The public search reads the distinct keys of the current versions (matcher.search).
     mark = time.monotonic()
     search_terms_refresh()
@@ -236,6 +240,22 @@ def dataset_import(
         extra={"dataset": slug, "version": number, "rows": summary.rows, "s": summary.seconds},
     )
     return summary
+
+
+def _vacuum() -> None:
+    """VACUUM (ANALYZE) the track tables after an import has committed.
+
+    Matching reads its candidates with index-only scans of the covering indexes, which stay
+    index-only only for table pages marked all-visible; a freshly loaded table has none, and
+    autovacuum may not come for a long time (measured on 12.2M fresh tracks: a 500-row chunk's
+    candidate reads took ~1.8 s instead of well under 0.1 s, each index entry checked against its
+    table page). VACUUM skips pages already all-visible, so after a small import it only visits
+    what changed. It cannot run inside a transaction: callers in one (tests) skip it.
+    """
+    with connection.cursor() as cur:
+        for model in (DatasetTrack, TrackIdentifier):
+            # Table names come from the models, never from input.
+            cur.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _delete_version_rows(version_id: int) -> None:

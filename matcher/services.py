@@ -684,14 +684,17 @@ def _score(
     """Score a row's candidates. Most fail the screen on their stored keys (another artist's
     song of the same title, another song of the same artist) and are never built or scored;
     the screen only drops pairs `score_pair` would reject, so the matches are the same."""
+    passed = [pk for pk, ident in candidate_ids.items() if ident]
+    passed += screen.keep(
+        (pk, row[_TKEY], row[_ANORM])
+        for pk, row in ((pk, rows[pk]) for pk, ident in candidate_ids.items() if not ident)
+    )
     kept: list[tuple[int, TrackSide, str]] = []
-    for pk, ident in candidate_ids.items():
-        row = rows[pk]
-        if ident or screen.passes(row[_TKEY], row[_ANORM]):
-            cand = tracks.get(pk)
-            if cand is None:
-                cand = tracks[pk] = _candidate(row)
-            kept.append((pk, cand.side, ident))
+    for pk in passed:
+        cand = tracks.get(pk)
+        if cand is None:
+            cand = tracks[pk] = _candidate(rows[pk])
+        kept.append((pk, cand.side, candidate_ids[pk]))
     return rank_candidates(q.prepared.side, kept, thresholds)
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from matcher.engine.keys import TrackSide, parse_artists_norm
@@ -290,6 +290,8 @@ def score_pair(
     return Score(kind, conf, artist, title, delta, album, version_note, tuple(rules))
 
 
+K = TypeVar("K", int, str)
+
 # one_edit(a, b) on keys of at least ONE_EDIT_MIN_LEN characters implies fuzz.ratio(a, b) of at
 # least this: one edit is at most two insertions/deletions over 2 * ONE_EDIT_MIN_LEN characters.
 ONE_EDIT_RATIO_FLOOR = 100.0 * (1 - 2 / (2 * ONE_EDIT_MIN_LEN))
@@ -337,16 +339,74 @@ class Screen:
 
     def passes(self, title_key: str, artists_norm: str) -> bool:
         """False when a candidate with these stored columns cannot be a match of the query."""
-        title = self.title(title_key)
-        if title < self._title_min:
-            return False
-        exact_title = title == 100.0
-        key = (artists_norm, exact_title)
-        found = self._artists.get(key)
-        if found is None:
-            found = self._artist_possible(artists_norm, exact_title)
-            self._artists[key] = found
-        return found
+        return bool(self.keep([(0, title_key, artists_norm)]))
+
+    def keep(self, candidates: Iterable[tuple[K, str, str]]) -> list[K]:
+        """The keys of the (key, title key, stored artists) candidates that may be matches.
+
+        Grouped by stored artists, not in the order given (the ranking sorts anyway). Artist
+        lists of one name, nearly all of them, are compared in rapidfuzz's batch functions:
+        a chunk screens tens of thousands of candidates.
+        """
+        title_min = self._title_min
+        titles = self._titles
+        todo: dict[tuple[str, bool], list[K]] = {}
+        for key, title_key, artists_norm in candidates:
+            title = titles.get(title_key)
+            if title is None:
+                title = self.title(title_key)
+            if title >= title_min:
+                todo.setdefault((artists_norm, title == 100.0), []).append(key)
+        verdicts = self._artists
+        unknown = [k for k in todo if k not in verdicts]
+        if unknown:
+            self._judge(unknown)
+        return [key for k, keys in todo.items() if verdicts[k] for key in keys]
+
+    def _judge(self, unknown: list[tuple[str, bool]]) -> None:
+        """Record whether the artist check can pass for each (stored artists, exact title)."""
+        verdicts = self._artists
+        cut = self._cut
+        if cut <= 0 or not self._prims:
+            for k in unknown:
+                verdicts[k] = self._artist_possible(*k)
+            return
+        singles: list[tuple[str, bool]] = []
+        names: list[str] = []
+        for k in unknown:
+            stored = k[0]
+            name = stored[:-2]
+            # "name||": one primary credit and no other, as parse_artists_norm reads it
+            if stored.endswith("||") and name and "|" not in name:
+                singles.append(k)
+                names.append(name)
+            else:
+                verdicts[k] = self._artist_possible(*k)
+        if not singles:
+            return
+        ok: set[int] = set()
+        for q in self._prims:
+            ok.update(
+                i for _, _, i in process.extract_iter(q, names, scorer=fuzz.ratio, score_cutoff=cut)
+            )
+        ok.update(
+            i
+            for _, _, i in process.extract_iter(
+                self._joined, names, scorer=fuzz.token_sort_ratio, score_cutoff=cut
+            )
+        )
+        the = [i for i, k in enumerate(singles) if k[1] and i not in ok]
+        if the:  # the typo rule's "the " form, for titles that agree exactly
+            with_the = ["the " + names[i] for i in the]
+            for q in self._prims:
+                ok.update(
+                    the[j]
+                    for _, _, j in process.extract_iter(
+                        q, with_the, scorer=fuzz.ratio, score_cutoff=cut
+                    )
+                )
+        for i, k in enumerate(singles):
+            verdicts[k] = i in ok
 
     def _artist_possible(self, artists_norm: str, exact_title: bool) -> bool:
         cut = self._cut
@@ -372,9 +432,6 @@ _KIND_RANK = {IDENTIFIER: 5, EXACT: 4, STRONG: 3, VERSION: 2, POSSIBLE: 1}
 
 def kind_rank(kind: str) -> int:
     return _KIND_RANK.get(kind, 0)
-
-
-K = TypeVar("K", int, str)
 
 
 def rank_candidates(

@@ -69,11 +69,16 @@ def real_records() -> list[tuple[str, str]]:
 
 
 def assert_screen_is_sound(query: TrackSide, candidates: list[TrackSide], t: Thresholds) -> int:
-    """Returns how many candidates the screen dropped."""
-    screen = Screen(query, t)
+    """Screens the candidates in one batch (as matching does) and one by one; both must agree,
+    and no candidate dropped may be one `score_pair` accepts. Returns how many were dropped."""
+    kept = set(
+        Screen(query, t).keep((i, c.title_key, c.artists_norm) for i, c in enumerate(candidates))
+    )
+    one_by_one = Screen(query, t)
     dropped = 0
-    for cand in candidates:
-        if not screen.passes(cand.title_key, cand.artists_norm):
+    for i, cand in enumerate(candidates):
+        assert (i in kept) == one_by_one.passes(cand.title_key, cand.artists_norm)
+        if i not in kept:
             dropped += 1
             assert score_pair(query, cand, t) is None, (query, cand, t)
     return dropped
@@ -132,3 +137,19 @@ def test_the_screen_is_sound_on_generated_near_misses(
     query = TrackSide("", q_title, q_names, min(q_primary, len(q_names)), "")
     cand = stored(TrackSide("", c_title, c_names, min(c_primary, len(c_names)), ""))
     assert_screen_is_sound(query, [cand], t)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    q_name=_letters.filter(bool),
+    names=st.lists(st.lists(_letters, min_size=0, max_size=2), min_size=1, max_size=12),
+    titles=st.lists(_letters, min_size=1, max_size=3),
+    t=st.sampled_from(THRESHOLDS),
+)
+def test_a_batch_of_generated_candidates_screens_as_each_alone(q_name, names, titles, t):
+    query = TrackSide("", titles[0], (q_name,), 1, "")
+    cands = [
+        stored(TrackSide("", titles[i % len(titles)], tuple(n for n in ns if n), 1, ""))
+        for i, ns in enumerate(names)
+    ]
+    assert_screen_is_sound(query, cands, t)
