@@ -364,49 +364,58 @@ class Screen:
         return [key for k, keys in todo.items() if verdicts[k] for key in keys]
 
     def _judge(self, unknown: list[tuple[str, bool]]) -> None:
-        """Record whether the artist check can pass for each (stored artists, exact title)."""
+        """Record whether the artist check can pass for each (stored artists, exact title).
+
+        Every credited name of every list goes into one flat list, compared with each of the
+        query's primary names in one rapidfuzz call; the primary names of each list, joined,
+        likewise with the query's joined primaries.
+        """
         verdicts = self._artists
         cut = self._cut
         if cut <= 0 or not self._prims:
             for k in unknown:
                 verdicts[k] = self._artist_possible(*k)
             return
-        singles: list[tuple[str, bool]] = []
-        names: list[str] = []
-        for k in unknown:
-            stored = k[0]
+        names: list[str] = []  # every name of every list
+        owner: list[int] = []  # index in `unknown` of each name's list
+        joined: list[str] = []  # per list: its primary names joined, as artist_similarity does
+        for j, (stored, _) in enumerate(unknown):
             name = stored[:-2]
-            # "name||": one primary credit and no other, as parse_artists_norm reads it
-            if stored.endswith("||") and name and "|" not in name:
-                singles.append(k)
+            if stored.endswith("||") and name and "|" not in name:  # one name: most lists
                 names.append(name)
-            else:
-                verdicts[k] = self._artist_possible(*k)
-        if not singles:
-            return
+                owner.append(j)
+                joined.append(name)
+                continue
+            artists, primary_count = parse_artists_norm(stored)
+            names.extend(artists)
+            owner.extend([j] * len(artists))
+            joined.append(" ".join(artists[: max(1, primary_count)]) if artists else "")
         ok: set[int] = set()
         for q in self._prims:
             ok.update(
-                i for _, _, i in process.extract_iter(q, names, scorer=fuzz.ratio, score_cutoff=cut)
+                owner[i]
+                for _, _, i in process.extract_iter(q, names, scorer=fuzz.ratio, score_cutoff=cut)
             )
         ok.update(
-            i
-            for _, _, i in process.extract_iter(
-                self._joined, names, scorer=fuzz.token_sort_ratio, score_cutoff=cut
+            j
+            for _, _, j in process.extract_iter(
+                self._joined, joined, scorer=fuzz.token_sort_ratio, score_cutoff=cut
             )
+            if joined[j]
         )
-        the = [i for i, k in enumerate(singles) if k[1] and i not in ok]
-        if the:  # the typo rule's "the " form, for titles that agree exactly
+        # The typo rule's "the " form, for titles that agree exactly.
+        the = [i for i, j in enumerate(owner) if unknown[j][1] and j not in ok]
+        if the:
             with_the = ["the " + names[i] for i in the]
             for q in self._prims:
                 ok.update(
-                    the[j]
-                    for _, _, j in process.extract_iter(
+                    owner[the[n]]
+                    for _, _, n in process.extract_iter(
                         q, with_the, scorer=fuzz.ratio, score_cutoff=cut
                     )
                 )
-        for i, k in enumerate(singles):
-            verdicts[k] = i in ok
+        for j, k in enumerate(unknown):
+            verdicts[k] = j in ok
 
     def _artist_possible(self, artists_norm: str, exact_title: bool) -> bool:
         cut = self._cut
