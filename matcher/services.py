@@ -584,12 +584,14 @@ def block_candidates(
         return a_key, side.title_key[:1] if a_key in big_artists else ""
 
     candidates: dict[int, dict[int, str]] = {}
+    titled: dict[int, list[int]] = {}  # per query: its title block (candidates with its title)
     for i, q in enumerate(queries):
         ids: dict[int, str] = {}
         for kind, value in q.identifiers:
             for pk in by_ident.get((kind, value), ()):
                 ids[pk] = f"{kind}:{value}"
-        for pk in by_title.get(q.prepared.side.title_key, ()):
+        titled[i] = by_title.get(q.prepared.side.title_key, [])
+        for pk in titled[i]:
             ids.setdefault(pk, "")
         for pk in by_artist.get(artist_block(q.prepared.side), ()):
             ids.setdefault(pk, "")
@@ -601,7 +603,7 @@ def block_candidates(
         screen = screens.get(i)
         if screen is None:
             screen = screens[i] = Screen(queries[i].prepared.side, thresholds)
-        by_query[i] = _score(queries[i], candidates[i], rows, tracks, screen, thresholds)
+        by_query[i] = _score(queries[i], candidates[i], titled[i], rows, tracks, screen, thresholds)
         stats["pairs"] += len(candidates[i])
 
     for i in range(len(queries)):
@@ -676,6 +678,7 @@ def block_candidates(
 def _score(
     q: _Query,
     candidate_ids: dict[int, str],
+    titled: list[int],
     rows: dict[int, _Row],
     tracks: dict[int, _Candidate],
     screen: Screen,
@@ -683,11 +686,20 @@ def _score(
 ) -> list[tuple[Score, int]]:
     """Score a row's candidates. Most fail the screen on their stored keys (another artist's
     song of the same title, another song of the same artist) and are never built or scored;
-    the screen only drops pairs `score_pair` would reject, so the matches are the same."""
+    the screen only drops pairs `score_pair` would reject, so the matches are the same.
+    `titled` are the candidates found by the row's own title key, screened as one block."""
     passed = [pk for pk, ident in candidate_ids.items() if ident]
+    block = [pk for pk in titled if not candidate_ids[pk]]
+    passed += screen.keep_titled(
+        q.prepared.side.title_key, block, [rows[pk][_ANORM] for pk in block]
+    )
+    in_block = set(titled)
     passed += screen.keep(
-        (pk, row[_TKEY], row[_ANORM])
-        for pk, row in ((pk, rows[pk]) for pk, ident in candidate_ids.items() if not ident)
+        [
+            (pk, (row := rows[pk])[_TKEY], row[_ANORM])
+            for pk, ident in candidate_ids.items()
+            if not ident and pk not in in_block
+        ]
     )
     kept: list[tuple[int, TrackSide, str]] = []
     for pk in passed:

@@ -7,7 +7,7 @@ forms from matcher.engine.keys; the combination rules are written up in docs/mat
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -344,9 +344,7 @@ class Screen:
     def keep(self, candidates: Iterable[tuple[K, str, str]]) -> list[K]:
         """The keys of the (key, title key, stored artists) candidates that may be matches.
 
-        Grouped by stored artists, not in the order given (the ranking sorts anyway). Artist
-        lists of one name, nearly all of them, are compared in rapidfuzz's batch functions:
-        a chunk screens tens of thousands of candidates.
+        Grouped by stored artists, not in the order given (the ranking sorts anyway).
         """
         title_min = self._title_min
         titles = self._titles
@@ -360,36 +358,50 @@ class Screen:
         verdicts = self._artists
         unknown = [k for k in todo if k not in verdicts]
         if unknown:
-            self._judge(unknown)
+            passing = self._artists_pass([s for s, _ in unknown], [e for _, e in unknown])
+            for j, k in enumerate(unknown):
+                verdicts[k] = j in passing
         return [key for k, keys in todo.items() if verdicts[k] for key in keys]
 
-    def _judge(self, unknown: list[tuple[str, bool]]) -> None:
-        """Record whether the artist check can pass for each (stored artists, exact title).
+    def keep_titled(
+        self, title_key: str, keys: Sequence[K], artists_norms: Sequence[str]
+    ) -> list[K]:
+        """`keep` for candidates that all have `title_key` (a title block: most candidates),
+        without per-candidate bookkeeping: one title check, then the artists in one batch."""
+        title = self.title(title_key)
+        if title < self._title_min or not keys:
+            return []
+        passing = self._artists_pass(artists_norms, title == 100.0)
+        return [keys[j] for j in sorted(passing)]
+
+    def _artists_pass(self, stored: Sequence[str], exact_title: Sequence[bool] | bool) -> set[int]:
+        """The indices of the stored artist lists for which the artist check can pass;
+        `exact_title` per list, or one value for all.
 
         Every credited name of every list goes into one flat list, compared with each of the
-        query's primary names in one rapidfuzz call; the primary names of each list, joined,
-        likewise with the query's joined primaries.
+        query's primary names in one rapidfuzz call (process.extract_iter); the primary names
+        of each list, joined, likewise with the query's joined primaries. The first name of
+        list j is at index j, further names (lists of several credits) after all first names.
         """
-        verdicts = self._artists
         cut = self._cut
         if cut <= 0 or not self._prims:
-            for k in unknown:
-                verdicts[k] = self._artist_possible(*k)
-            return
-        names: list[str] = []  # every name of every list
-        owner: list[int] = []  # index in `unknown` of each name's list
-        joined: list[str] = []  # per list: its primary names joined, as artist_similarity does
-        for j, (stored, _) in enumerate(unknown):
-            name = stored[:-2]
-            if stored.endswith("||") and name and "|" not in name:  # one name: most lists
-                names.append(name)
-                owner.append(j)
-                joined.append(name)
-                continue
-            artists, primary_count = parse_artists_norm(stored)
-            names.extend(artists)
-            owner.extend([j] * len(artists))
-            joined.append(" ".join(artists[: max(1, primary_count)]) if artists else "")
+            return {
+                j
+                for j, one in enumerate(stored)
+                if self._artist_possible(
+                    one, exact_title if isinstance(exact_title, bool) else exact_title[j]
+                )
+            }
+        names = [one[:-2] for one in stored]  # right for "name||": one credit, most lists
+        joined = names[:]  # per list: its primary names joined, as artist_similarity does
+        owner = list(range(len(names)))  # index in `stored` of each name's list
+        several = [j for j, one in enumerate(stored) if one.count("|") != 2 or one[-2:] != "||"]
+        for j in several:
+            artists, primary_count = parse_artists_norm(stored[j])
+            names[j] = artists[0] if artists else ""
+            joined[j] = " ".join(artists[: max(1, primary_count)]) if artists else ""
+            names.extend(artists[1:])
+            owner.extend([j] * (len(artists) - 1))
         ok: set[int] = set()
         for q in self._prims:
             ok.update(
@@ -404,7 +416,12 @@ class Screen:
             if joined[j]
         )
         # The typo rule's "the " form, for titles that agree exactly.
-        the = [i for i, j in enumerate(owner) if unknown[j][1] and j not in ok]
+        if exact_title is True:
+            the = [i for i, name in enumerate(names) if name]
+        elif exact_title is False:
+            the = []
+        else:
+            the = [i for i, j in enumerate(owner) if exact_title[j] and names[i]]
         if the:
             with_the = ["the " + names[i] for i in the]
             for q in self._prims:
@@ -414,8 +431,7 @@ class Screen:
                         q, with_the, scorer=fuzz.ratio, score_cutoff=cut
                     )
                 )
-        for j, k in enumerate(unknown):
-            verdicts[k] = j in ok
+        return ok
 
     def _artist_possible(self, artists_norm: str, exact_title: bool) -> bool:
         cut = self._cut

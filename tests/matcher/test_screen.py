@@ -69,11 +69,19 @@ def real_records() -> list[tuple[str, str]]:
 
 
 def assert_screen_is_sound(query: TrackSide, candidates: list[TrackSide], t: Thresholds) -> int:
-    """Screens the candidates in one batch (as matching does) and one by one; both must agree,
-    and no candidate dropped may be one `score_pair` accepts. Returns how many were dropped."""
+    """Screens the candidates in one batch and in blocks of one title (the two ways matching
+    uses) and one by one; all must agree, and no candidate dropped may be one `score_pair`
+    accepts. Returns how many were dropped."""
     kept = set(
         Screen(query, t).keep((i, c.title_key, c.artists_norm) for i, c in enumerate(candidates))
     )
+    by_title: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_title.setdefault(c.title_key, []).append(i)
+    titled = Screen(query, t)
+    for title_key, idxs in by_title.items():  # title blocks, as blocking hands them over
+        block = titled.keep_titled(title_key, idxs, [candidates[i].artists_norm for i in idxs])
+        assert set(block) == kept & set(idxs)
     one_by_one = Screen(query, t)
     dropped = 0
     for i, cand in enumerate(candidates):
