@@ -207,8 +207,9 @@ def unit_records(unit: Unit) -> Iterator[TrackRecord | ImportProblem]:
 
 def _worker(conninfo: dict[str, Any], target: Target, todo: Any, out: Any, index: int) -> None:
     """One worker process: take units from `todo` until None, put their chunks on `out`."""
-    # Arrow's allocator: jemalloc kept a worker at 145 MB after 1M LAION rows, the system
-    # allocator at 172 MB and mimalloc (the wheel's default) at ~220 MB (docs/benchmarks.md).
+    # Arrow's allocator (docs/benchmarks.md, Normalization): reading and normalizing 1M LAION
+    # rows peaked at 150 MB with jemalloc, 172 MB with the system allocator; after 393k rows
+    # mimalloc (the wheel's default) held 223 MB where jemalloc held 184 MB.
     # The variable must be set before pyarrow is imported; pyarrow falls back to its default,
     # with a warning, where jemalloc is not built in.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
