@@ -136,36 +136,45 @@ def empty_tables(url: str) -> None:
         conn.execute("VACUUM ANALYZE matcher_datasettrack")
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants."""
-    total = 0
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(resident bytes, proportional bytes) of `pid` and all its descendants.
+
+    RSS summed over processes counts the shared libraries (Python, Arrow, libpq: ~64 MB per
+    import process here) once per process; PSS shares them out, so its sum is the memory the
+    tree really holds. Both are reported.
+    """
+    rss = pss = 0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
+        for line in rollup.splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1]) * 1024
         pending.extend(int(child) for child in children)
-    return total
+    return rss, pss
 
 
 def run_sampled(
     args: list[str], env: dict[str, str], *, interval: float = 0.1
-) -> tuple[int, str, float, int]:
-    """Run a child process; (exit status, its stdout, wall seconds, peak RSS bytes of its
-    process tree, sampled every `interval` seconds)."""
+) -> tuple[int, str, float, int, int]:
+    """Run a child process; (exit status, its stdout, wall seconds, peak summed RSS and peak
+    summed PSS in bytes of its process tree, sampled every `interval` seconds)."""
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    peak = 0
+    peak_rss = peak_pss = 0
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak_rss, peak_pss
         while proc.poll() is None:
-            peak = max(peak, tree_rss(proc.pid))
+            rss, pss = tree_memory(proc.pid)
+            peak_rss = max(peak_rss, rss)
+            peak_pss = max(peak_pss, pss)
             time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -174,18 +183,19 @@ def run_sampled(
     out, _ = proc.communicate()
     wall = time.monotonic() - started
     sampler.join()
-    return proc.returncode, out, wall, peak
+    return proc.returncode, out, wall, peak_rss, peak_pss
 
 
 def run_import(url: str, files: list[Path]) -> dict[str, Any]:
-    status, out, wall, peak = run_sampled(
+    status, out, wall, peak_rss, peak_pss = run_sampled(
         [sys.executable, __file__, "--child", *map(str, files)], child_env(url)
     )
     if status:
         raise SystemExit(f"the import failed (exit {status})")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["wall"] = wall
-    result["peak_rss"] = peak
+    result["peak_rss"] = peak_rss
+    result["peak_pss"] = peak_pss
     return result
 
 
@@ -274,7 +284,10 @@ def bench(url: str, rows: int) -> None:
         f"indexes rebuilt: {result['rebuilt_indexes']}"
     )
     print(f"   phases: {phases}")
-    print(f"   peak RSS (importer + workers, summed): {result['peak_rss'] / 2**20:,.0f} MB")
+    print(
+        f"   peak memory (importer + workers, summed): RSS {result['peak_rss'] / 2**20:,.0f} MB, "
+        f"PSS {result['peak_pss'] / 2**20:,.0f} MB"
+    )
     print(f"   load average after the import: {load()}")
     for table, (total, indexes) in disk_use(url).items():
         print(f"   disk: {table} {total / 2**20:,.0f} MB (indexes {indexes / 2**20:,.0f} MB)")

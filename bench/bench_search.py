@@ -7,8 +7,8 @@ Both use their own database, ``trainwatch_bench_full`` by default (``BENCH_DATAB
 never the test or development one. ``build`` generates the files it misses with
 bench/generate.py (LAION-DISCO-12M 12,320,916 rows, Sleeping-DISCO-9M 9,713,413, FMA 106,574,
 Spotify 114,000), migrates the database and imports each dataset with
-``manage.py import_dataset`` in a child process, printing wall time, rows/s, peak RSS (importer
-and its workers, summed) and the machine load for each, then the database size.
+``manage.py import_dataset`` in a child process, printing wall time, rows/s, peak RSS and PSS
+(importer and its workers, summed) and the machine load for each, then the database size.
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ def generated(data: Path, fmt: str, rows: int, seed: int, pattern: str) -> list[
     return sorted(out.glob(pattern))
 
 
-def timed_import(url: str, slug: str, fmt: str, files: list[Path]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes of the import's process tree, its summary output)."""
-    status, out, wall, peak = run_sampled(
+def timed_import(url: str, slug: str, fmt: str, files: list[Path]) -> tuple[float, int, int, str]:
+    """(wall seconds, peak summed RSS and PSS bytes of the import's process tree, its summary
+    output)."""
+    status, out, wall, peak_rss, peak_pss = run_sampled(
         [
             sys.executable,
             "manage.py",
@@ -87,7 +88,7 @@ def timed_import(url: str, slug: str, fmt: str, files: list[Path]) -> tuple[floa
     )
     if status:
         raise SystemExit(f"the import of {slug} failed (exit {status})")
-    return wall, peak, out
+    return wall, peak_rss, peak_pss, out
 
 
 def build(url: str, data: Path) -> None:
@@ -113,10 +114,11 @@ def build(url: str, data: Path) -> None:
         size = sum(f.stat().st_size for f in files)
         print(f"== {slug}: {rows:,} rows, {len(files)} files, {size / 1e6:,.0f} MB", flush=True)
         print(f"   load before: {load()}", flush=True)
-        wall, peak, out = timed_import(url, slug, fmt, files)
+        wall, peak_rss, peak_pss, out = timed_import(url, slug, fmt, files)
         print(
             f"   import: {wall:,.1f} s wall, {rows / wall:,.0f} source rows/s, "
-            f"peak RSS {peak / 2**20:,.0f} MB; load after: {load()}"
+            f"peak RSS {peak_rss / 2**20:,.0f} MB (PSS {peak_pss / 2**20:,.0f} MB); "
+            f"load after: {load()}"
         )
         for line in out.strip().splitlines():
             print(f"   | {line}")
