@@ -19,8 +19,8 @@ variation, each labelled with the dataset row it must match and the kind expecte
 
 The engine runs in-process and without a database: `prepare` on both sides, blocking that mirrors
 matcher.services.block_candidates (exact title/artist keys with the same caps, then key-prefix
-ranges for the rows without a confident match) done with dicts and a sorted key list, and
-`rank_candidates` (the scorer the service uses). A row's prediction is its best match.
+ranges for the rows without a confident match) done with dicts and a sorted key list, then
+the service's `Screen` and `rank_candidates`. A row's prediction is its best match.
 Never reads ../shared/holdout.
 """
 
@@ -57,6 +57,8 @@ from matcher.engine.score import (  # noqa: E402
     CONFIDENT_KINDS,
     ENGINE_VERSION,
     VERSION,
+    Score,
+    Screen,
     Thresholds,
     rank_candidates,
 )
@@ -306,6 +308,23 @@ class PureIndex:
         return [] if len(found) > PREFIX_CAP else found
 
 
+def screened_ranking(
+    index: PureIndex,
+    side: TrackSide,
+    screen: Screen,
+    found: dict[int, str],
+    thresholds: Thresholds,
+) -> list[tuple[Score, int]]:
+    """As matcher.services._score: identifier candidates always, the rest through the screen."""
+    passed = [i for i, ident in found.items() if ident]
+    passed += screen.keep(
+        (i, index.sides[i].title_key, index.sides[i].artists_norm)
+        for i, ident in found.items()
+        if not ident
+    )
+    return rank_candidates(side, ((i, index.sides[i], found[i]) for i in passed), thresholds)
+
+
 def run_engine(
     index: PureIndex, queries: list[Query], thresholds: Thresholds
 ) -> tuple[list[tuple[str, int]], float]:
@@ -324,18 +343,16 @@ def run_engine(
             key_hits += len(found)
             for i in found:
                 candidates.setdefault(i, "")
-        ranked = rank_candidates(
-            side, ((i, index.sides[i], ident) for i, ident in candidates.items()), thresholds
-        )
+        screen = Screen(side, thresholds)
+
+        ranked = screened_ranking(index, side, screen, candidates, thresholds)
         # Round 2 as in block_candidates: only when both exact keys found nothing.
         if not key_hits and (not ranked or ranked[0][0].kind not in CONFIDENT_KINDS):
             for column, key in (("title", side.title_key), ("artist", side.artist_key)):
                 p = prefix_key(key)
                 for i in index.prefix(column, p) if p else []:
                     candidates.setdefault(i, "")
-            ranked = rank_candidates(
-                side, ((i, index.sides[i], ident) for i, ident in candidates.items()), thresholds
-            )
+            ranked = screened_ranking(index, side, screen, candidates, thresholds)
         considered += len(candidates)
         out.append((ranked[0][0].kind, ranked[0][1]) if ranked else ("", -1))
     return out, considered / max(len(queries), 1)
