@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 from matcher.engine.keys import TrackSide, parse_artists_norm
 from matcher.engine.normalize import NORMALIZER_VERSION
 
-ENGINE_VERSION = f"score-2/norm-{NORMALIZER_VERSION}"
+ENGINE_VERSION = f"score-3/norm-{NORMALIZER_VERSION}"  # score-3: one typo in each field
 
 IDENTIFIER = "identifier"
 EXACT = "exact"
@@ -163,6 +163,29 @@ def one_edit(a: str, b: str) -> bool:
     return bool(OSA.distance(a, b, score_cutoff=1) <= 1)
 
 
+# Both fields with a typo: forgiven only on longer keys, where two different recordings by
+# artists one letter apart with titles one letter apart are not a realistic pair.
+ONE_TYPO_EACH_MIN_LEN = 5
+
+
+def one_typo_each(query: TrackSide, candidate: TrackSide) -> bool:
+    """True when the title keys are one edit apart and a primary artist of the query is one
+    edit from an artist credited on the candidate, every key involved of 5+ characters
+    (`Tidersticks` / `Marblex` for `Tindersticks` / `Marbles`)."""
+    q_title, c_title = query.title_key, candidate.title_key
+    if q_title == c_title or min(len(q_title), len(c_title)) < ONE_TYPO_EACH_MIN_LEN:
+        return False
+    if OSA.distance(q_title, c_title, score_cutoff=1) > 1:
+        return False
+    return any(
+        q != c
+        and min(len(q), len(c)) >= ONE_TYPO_EACH_MIN_LEN
+        and OSA.distance(q, c, score_cutoff=1) <= 1
+        for q in query.artists[: max(1, query.primary_count)]
+        for c in candidate.artists
+    )
+
+
 def duration_score(delta: float | None) -> float | None:
     if delta is None:
         return None
@@ -234,12 +257,14 @@ def score_pair(
         return None  # same title by someone else is a cover, not this recording
     if title < thresholds.title_min:
         return None
+    number_on_one_side = False
     if query.title_key != candidate.title_key:
         q_numbers = title_numbers(query.title_key)
         c_numbers = title_numbers(candidate.title_key)
         if q_numbers != c_numbers:
             if q_numbers and c_numbers:
                 return None  # "Vol. 52" is not "Vol. 53", "Part 1" is not "Part 2"
+            number_on_one_side = True
             rules.append(
                 "number on one side only: "
                 + " ".join(q_numbers or c_numbers)
@@ -277,6 +302,10 @@ def score_pair(
         confidence = max(confidence, float(thresholds.strong))
     elif artist_typo:
         rules.append("one typo in the artist forgiven: the title agrees exactly")
+        kind = STRONG
+        confidence = max(confidence, float(thresholds.strong))
+    elif not number_on_one_side and one_typo_each(query, candidate):
+        rules.append("one typo in the artist and one in the title forgiven")
         kind = STRONG
         confidence = max(confidence, float(thresholds.strong))
     else:

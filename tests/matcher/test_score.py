@@ -224,3 +224,34 @@ def test_thresholds_round_trip_and_ignore_unknown_keys():
     t = Thresholds.from_dict({"strong": "92", "possible": 70, "bogus": 1})
     assert (t.strong, t.possible) == (92, 70)
     assert Thresholds.from_dict(t.as_dict()) == t
+
+
+@pytest.mark.parametrize(
+    ("catalog", "track"),
+    [
+        (("Tidersticks", "Marblex"), ("Tindersticks", "Marbles")),
+        (("Primal Scresm", "Loased"), ("Primal Scream", "Loaded")),
+        (("Tarkaln", "Simarki"), ("Tarkan", "Simarik")),
+    ],
+)
+def test_one_typo_in_each_field_on_longer_keys_is_strong(catalog, track):
+    result = score(side(*catalog), side(*track))
+    assert result is not None and result.kind == STRONG
+    assert "one typo in the artist and one in the title forgiven" in result.rules
+
+
+@pytest.mark.parametrize(
+    ("catalog", "track"),
+    [
+        (("Kxnt", "Vad två öron klrar"), ("Kent", "Vad två öron klarar")),  # 4-letter artist
+        (("Eddie Tarner", "Jiody"), ("Eddie Turner", "Jody")),  # 4-letter title
+        (("Tindersticks", "Marblxes"), ("Tindersticks", "Marbles")),  # exact artist: another rule
+        (("Tidersticks", "Mrablxs"), ("Tindersticks", "Marbles")),  # two typos in the title
+        (("Bizarap", "Music Sessions 53"), ("Bizarrap", "Music Sessions 5")),  # other part
+    ],
+)
+def test_one_typo_each_is_not_forgiven_on_short_keys_two_typos_or_numbers(catalog, track):
+    result = score(side(*catalog), side(*track))
+    assert result is None or "one typo in the artist and one in the title forgiven" not in (
+        result.rules
+    )
