@@ -40,6 +40,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,10 +57,12 @@ from matcher.engine.keys import (  # noqa: E402
 from matcher.engine.score import (  # noqa: E402
     CONFIDENT_KINDS,
     ENGINE_VERSION,
+    ONE_EDIT_MIN_LEN,
     VERSION,
     Score,
     Screen,
     Thresholds,
+    one_edit,
     rank_candidates,
 )
 
@@ -300,6 +303,20 @@ class PureIndex:
             return ids
         return [] if len(ids) > KEY_CAP else ids
 
+    def one_typo(self, column: str, key: str) -> list[int]:
+        """Tracks whose key is one typo from `key` (as matcher.search.one_typo_keys finds keys),
+        keys with more than PREFIX_CAP tracks left out as block_candidates does."""
+        if len(key) < ONE_EDIT_MIN_LEN:
+            return []
+        found: list[int] = []
+        for near, _, _ in process.extract_iter(
+            key, self.sorted_keys[column], scorer=OSA.distance, score_cutoff=1
+        ):
+            ids = self.by[column][near]
+            if near != key and one_edit(key, near) and len(ids) <= PREFIX_CAP:
+                found += ids
+        return found
+
     def prefix(self, column: str, prefix: str) -> list[int]:
         keys = self.sorted_keys[column]
         lo = bisect.bisect_left(keys, prefix)
@@ -353,6 +370,12 @@ def run_engine(
                 for i in index.prefix(column, p) if p else []:
                     candidates.setdefault(i, "")
             ranked = screened_ranking(index, side, screen, candidates, thresholds)
+            # Round 3 as in block_candidates: keys one typo away, if still not confident.
+            if not ranked or ranked[0][0].kind not in CONFIDENT_KINDS:
+                for column, key in (("title", side.title_key), ("artist", side.artist_key)):
+                    for i in index.one_typo(column, key):
+                        candidates.setdefault(i, "")
+                ranked = screened_ranking(index, side, screen, candidates, thresholds)
         considered += len(candidates)
         out.append((ranked[0][0].kind, ranked[0][1]) if ranked else ("", -1))
     return out, considered / max(len(queries), 1)

@@ -19,13 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Min, Q
 from django.db.models.functions import Coalesce, Length, Upper
 from rapidfuzz import fuzz, process
 
 from matcher.engine.normalize import normalize_artists, normalize_title, translit
-from matcher.engine.score import one_edit
+from matcher.engine.score import ONE_EDIT_MIN_LEN, one_edit
 from matcher.models import Dataset, DatasetTrack, SearchTerm
 
 MAX_QUERY_CHARS = 200  # per field; longer input is refused, not cut
@@ -34,6 +34,7 @@ ACCEPT = 80  # a key scoring below this against the typed one is not used
 TERMS_KEPT = 10  # at most this many similar keys per field
 VARIANTS_MAX_LEN = 7  # keys up to this long: all one-typo variants; longer: halves
 HALF_CAP = 5000  # keys read per half-key range at most
+_RANGE_END = "\U0010ffff"  # above every character: [p, p + _RANGE_END) holds the keys starting p
 PREFIX_CAP = 50  # keys read that start with the typed words
 PREFIX_MIN_CHARS = 3  # "de" is the start of too many names to mean any of them
 SCORE_PREFILTER = 300  # candidates scored in full after rapidfuzz's fast pass
@@ -265,6 +266,84 @@ def similar_terms(*, field_name: str, key: str) -> list[MatchedTerm]:
         terms = [t for t in terms if t.key == key or (len(key) >= 5 and t.score >= 90)]
     terms.sort(key=lambda t: (-t.score, -t.tracks, t.key))
     return terms[:TERMS_KEPT]
+
+
+def one_typo_keys(
+    *, field_name: str, keys: Iterable[str], using: str = "default"
+) -> dict[str, set[str]]:
+    """For many keys at once: the existing keys of `field_name` exactly one typo away from each
+    (`one_edit`: a letter changed, added, dropped or two swapped; keys of 4+ characters).
+
+    Matching uses it for the rows whose own keys found nothing (a typo in both fields, one of
+    them early in the key, where key-prefix ranges cannot reach). Short keys: every variant,
+    looked up exactly in one statement; longer keys: the keys one character shorter, as long
+    or one longer that share the first or the second half (one typo leaves one intact), then
+    checked with `one_edit`.
+    """
+    wanted = sorted({k for k in keys if len(k) >= ONE_EDIT_MIN_LEN})
+    found: dict[str, set[str]] = {}
+    if not wanted:
+        return found
+    short = [k for k in wanted if len(k) <= VARIANTS_MAX_LEN]
+    long = [k for k in wanted if len(k) > VARIANTS_MAX_LEN]
+    origins: dict[str, list[str]] = {}  # variant -> the keys it is a variant of
+    for k in short:
+        for variant in _one_edit_variants(k):
+            origins.setdefault(variant, []).append(k)
+    near: list[tuple[str, str]] = []  # (key, existing key that may be one typo away)
+    conn = connections[using]
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cur:
+            variants = sorted(origins)
+            for i in range(0, len(variants), 20_000):
+                cur.execute(
+                    "SELECT key FROM matcher_searchterm WHERE field = %s AND key = ANY(%s)",
+                    [field_name, variants[i : i + 20_000]],
+                )
+                near += [(k, row[0]) for row in cur.fetchall() for k in origins[row[0]]]
+            if long:
+                # One range per half and length of the index (field, length(key), key or
+                # reverse(key), text_pattern_ops), each read at most HALF_CAP keys deep. Ranges
+                # with the pattern operators, not LIKE: the pattern comes from the unnest, and
+                # only a constant LIKE pattern becomes an index range.
+                cur.execute(
+                    "SELECT r.k, t.key FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                    "AS r(k, head, tail) CROSS JOIN LATERAL ("
+                    "(SELECT key FROM matcher_searchterm WHERE field = %s "
+                    "AND length(key) = ANY(ARRAY[length(r.k) - 1, length(r.k), length(r.k) + 1]) "
+                    "AND key ~>=~ r.head AND key ~<~ (r.head || %s) LIMIT %s) UNION ALL "
+                    "(SELECT key FROM matcher_searchterm WHERE field = %s "
+                    "AND length(key) = ANY(ARRAY[length(r.k) - 1, length(r.k), length(r.k) + 1]) "
+                    "AND reverse(key) ~>=~ r.tail AND reverse(key) ~<~ (r.tail || %s) "
+                    "LIMIT %s)) t",
+                    [
+                        long,
+                        [k[: len(k) // 2] for k in long],
+                        [k[len(k) // 2 + 1 :][::-1] for k in long],
+                        *(field_name, _RANGE_END, HALF_CAP),
+                        *(field_name, _RANGE_END, HALF_CAP),
+                    ],
+                )
+                near += cur.fetchall()
+    else:
+        terms = SearchTerm.objects.using(using).filter(field=field_name)
+        variants = sorted(origins)
+        for i in range(0, len(variants), 500):
+            for key in terms.filter(key__in=variants[i : i + 500]).values_list("key", flat=True):
+                near += [(k, key) for k in origins[key]]
+        for k in long:
+            half = len(k) // 2
+            rows = (
+                terms.annotate(n=Length("key"))
+                .filter(n__gte=len(k) - 1, n__lte=len(k) + 1)
+                .filter(Q(key__startswith=k[:half]) | Q(key__endswith=k[half + 1 :]))
+                .values_list("key", flat=True)[: 2 * HALF_CAP]
+            )
+            near += [(k, key) for key in rows]
+    for k, key in near:
+        if key != k and one_edit(k, key):
+            found.setdefault(k, set()).add(key)
+    return found
 
 
 # --- tracks ---------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from matcher.models import (
     TrackIdentifier,
 )
 from matcher.review import report_prepare
+from matcher.search import one_typo_keys
 from uploads.models import Catalog, CatalogRow
 
 logger = logging.getLogger(__name__)
@@ -517,8 +518,10 @@ def block_candidates(
     Round 1: shared identifiers, and equality on `title_key` and `artist_key` (keys shared by
     more than KEY_CAP tracks skipped; an artist with more than ARTIST_WHOLE tracks is searched
     together with the first character of the title, and one with more than ARTIST_KEY_CAP not
-    at all). Round 2, only for rows without an identifier, exact or
-    strong match: range scans on the leading half of both keys (see keys.prefix_key).
+    at all). Round 2, only for rows whose exact keys both found nothing and without an
+    identifier, exact or strong match: range scans on the leading half of both keys (see
+    keys.prefix_key). Round 3, for those still without one: the existing keys one typo away from
+    each of the row's keys (matcher.search.one_typo_keys), looked up exactly.
     """
     by_query: dict[int, list[tuple[Score, int]]] = {}
     notes: dict[int, list[str]] = defaultdict(list)
@@ -664,6 +667,53 @@ def block_candidates(
                     if pk not in candidates[i]:
                         candidates[i][pk] = ""
                         added = True
+            if added:
+                score(i)
+
+    # Round 3: keys one typo away from the row's own keys, for the rows still without a
+    # confident match (a typo in both fields, one of them early in its key, where the prefixes
+    # of round 2 cannot reach). The neighbour keys come from the distinct keys of the search
+    # (SearchTerm); the tracks carrying them are read like the exact keys of round 1.
+    still = [
+        i
+        for i in unresolved
+        if not by_query[i] or by_query[i][0][0].kind not in (IDENTIFIER, EXACT, STRONG)
+    ]
+    if still:
+        stats["round3_rows"] = len(still)
+        near: dict[str, dict[str, set[str]]] = {
+            column: one_typo_keys(
+                field_name=field_name,
+                keys={getattr(queries[i].prepared.side, column) for i in still},
+                using=using,
+            )
+            for column, field_name in (("title_key", "title"), ("artist_key", "artist"))
+        }
+        keys_of: dict[str, set[str]] = {
+            column: {k for found in by_key.values() for k in found}
+            for column, by_key in near.items()
+        }
+        for column, keys in keys_of.items():
+            over = _over_common(column, keys, version_ids, PREFIX_CAP, using, exact=True)
+            keys -= {k for _, k in over}
+        lookups = _Lookups(equal={c: sorted(k) for c, k in keys_of.items() if k})
+        read = _fetch(lookups, version_ids, using, rows) if lookups.equal else []
+        stats["round3_tracks"] = len(read)
+        with_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for pk in read:
+            row = rows[pk]
+            for column, position in (("title_key", _TKEY), ("artist_key", _AKEY)):
+                if row[position] in keys_of[column]:
+                    with_key[(column, row[position])].append(pk)
+        for i in still:
+            side = queries[i].prepared.side
+            added = False
+            for column in ("title_key", "artist_key"):
+                for key in near[column].get(getattr(side, column), ()):
+                    for pk in with_key.get((column, key), ()):
+                        if pk not in candidates[i]:
+                            candidates[i][pk] = ""
+                            added = True
             if added:
                 score(i)
     stats["built"] = len(tracks)

@@ -23,16 +23,23 @@ def _typo(text: str, rng: random.Random) -> str:
     return text[:i] + rng.choice("aeiou") + text[i + 1 :]
 
 
-def _catalog(path: Path) -> None:
-    """Real rows with typos, tags, case changes and covers, so both blocking rounds run."""
+def _early_typo(text: str) -> str:
+    """A letter dropped near the start, where key-prefix ranges cannot find the track."""
+    return text[:1] + text[2:] if len(text) > 6 else text
+
+
+def _catalog(path: Path) -> list[int]:
+    """Real rows with typos, tags, case changes and covers, so all blocking rounds run.
+    Returns the sheet rows with an early typo in both fields."""
     rng = random.Random(20)
     with SPOTIFY.open(encoding="utf-8", newline="") as fh:
         tracks = list(csv.DictReader(fh))
     rows = [("Artist", "Track Title", "Duration")]
+    early: list[int] = []
     for t in rng.sample(tracks, 120):
         artist, title = t["artists"].replace(";", ", "), t["track_name"]
         minutes, seconds = divmod(round(int(t["duration_ms"]) / 1000), 60)
-        variation = rng.randrange(7)
+        variation = rng.randrange(8)
         if variation == 1:
             artist = _typo(artist, rng)
         elif variation == 2:
@@ -45,9 +52,13 @@ def _catalog(path: Path) -> None:
             artist = rng.choice(tracks)["artists"]  # same title, another artist
         elif variation == 6:
             artist, title = artist.upper(), title.lower()
+        elif variation == 7 and len(artist) > 6 and len(title) > 6 and "," not in artist:
+            artist, title = _early_typo(artist), _early_typo(title)
+            early.append(len(rows) + 1)  # sheet row: the header is row 1
         rows.append((artist, title, f"{minutes}:{seconds:02d}"))
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
+    return early
 
 
 def _report(path: Path) -> list[tuple[str, ...]]:
@@ -81,7 +92,7 @@ def _sqlite_run(tmp_path: Path, catalog: Path) -> list[tuple[str, ...]]:
 def test_postgresql_and_sqlite_give_the_same_matches(tmp_path):
     assert connection.vendor == "postgresql"
     catalog = tmp_path / "catalog.csv"
-    _catalog(catalog)
+    early = _catalog(catalog)
     call_command(
         "import_dataset", "spotify", str(SPOTIFY), "--format", "spotify-tracks-dataset",
         "--no-progress",
@@ -95,4 +106,9 @@ def test_postgresql_and_sqlite_give_the_same_matches(tmp_path):
     assert {"exact", "strong", "version"} <= kinds, "the catalog exercises several kinds"
     assert any(line[1] == "unmatched" for line in postgres)
     assert len(postgres) >= 120
+    # An early typo in both fields: neither exact key nor key prefix finds the track; keys one
+    # typo away (round 3) do, on both databases.
+    assert len(early) >= 3
+    found = {line[0] for line in postgres if line[1] == "matched"}
+    assert {str(r) for r in early} <= found, (early, [ln for ln in postgres if int(ln[0]) in early])
     assert sqlite == postgres

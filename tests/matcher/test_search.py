@@ -165,6 +165,19 @@ def test_portable_refresh_gives_the_same_terms(datasets, monkeypatch):
     assert ("artist", "beyonce", "Beyonce", 4) in on_postgresql  # not in capitals
 
 
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_keys_one_typo_away_are_found_for_many_keys_at_once(datasets, monkeypatch, vendor):
+    """Matching's round 3: short keys through their variants, longer ones through halves."""
+    if vendor == "sqlite":
+        monkeypatch.setattr(connection, "vendor", "sqlite")  # the ORM path
+    artists = search.one_typo_keys(
+        field_name="artist", keys=["radiohaed", "mus", "sigr ros", "beyonc", "nobody here"]
+    )
+    assert artists == {"radiohaed": {"radiohead"}, "sigr ros": {"sigur ros"}, "beyonc": {"beyonce"}}
+    titles = search.one_typo_keys(field_name="title", keys=["karma polise", "hal", "uprsing"])
+    assert titles == {"karma polise": {"karma police"}, "uprsing": {"uprising"}}
+
+
 def test_suggestions_complete_a_prefix_with_the_most_tracks_first(datasets):
     suggestions = search_suggest(q="bey", field_name="artist")
     assert [s.tracks for s in suggestions][:1] == [4]
