@@ -54,7 +54,7 @@ from matcher.models import (
     TrackIdentifier,
 )
 from matcher.review import report_prepare
-from matcher.search import one_typo_keys
+from matcher.search import index_reads, one_typo_keys
 from uploads.models import Catalog, CatalogRow
 
 logger = logging.getLogger(__name__)
@@ -803,7 +803,7 @@ def _over_common(
             f"(SELECT 1 FROM {table} t WHERE {match} AND t.version_id = ANY(%s) "
             f"LIMIT %s) s) > %s"
         )
-        with connection.cursor() as cursor:
+        with index_reads(using) as cursor:
             for part in _slices(ordered, 1000):
                 params: list[Any] = [part]
                 if not exact:
@@ -896,7 +896,13 @@ def _fetch_rows_postgresql(
 ) -> Iterable[tuple[Any, ...]]:
     """One statement per kind of lookup, each answered by an index-only scan of a covering
     index: an OR of them would be a bitmap scan, which reads the table's rows (13 s for one
-    chunk's 85,000 candidates against 22M rows, against well under a second this way)."""
+    chunk's 85,000 candidates against 22M rows, against well under a second this way).
+
+    The ranges joined LATERAL carry a LIMIT above what their keys were counted to hold (so it
+    never cuts): a subquery with a LIMIT is run per range, as an index range scan. Without it
+    PostgreSQL flattened the join and, guessing 0.2% of the table per range, scanned the whole
+    covering index against the array instead: 37 s for 50 prefixes at 22M tracks, 4 ms for
+    1,243 prefixes with it."""
     table = connections[using].ops.quote_name(DatasetTrack._meta.db_table)
     columns = ", ".join(f"t.{c}" for c in _TRACK_COLUMNS)
     # Versions are checked on the index entry (version_id is an INCLUDE column); "+ 0" keeps
@@ -929,8 +935,9 @@ def _fetch_rows_postgresql(
             (
                 f"SELECT {columns} FROM unnest(%s::text[], %s::text[]) AS r(a, i) "  # noqa: S608
                 f"CROSS JOIN LATERAL (SELECT * FROM {table} t WHERE t.artist_key = r.a "
-                f"AND t.title_key >= r.i AND t.title_key < r.i || %s AND {versions}) t",
-                [artists, initials, _RANGE_END, version_ids],
+                f"AND t.title_key >= r.i AND t.title_key < r.i || %s AND {versions} "
+                f"LIMIT %s) t",
+                [artists, initials, _RANGE_END, version_ids, ARTIST_KEY_CAP + 1],
             )
         )
     for column, prefixes in lookups.prefixes.items():
@@ -940,12 +947,12 @@ def _fetch_rows_postgresql(
                 (
                     f"SELECT {columns} FROM unnest(%s::text[]) AS r(p) "  # noqa: S608
                     f"CROSS JOIN LATERAL (SELECT * FROM {table} t WHERE t.{column} >= r.p "
-                    f"AND t.{column} < r.p || %s AND {versions}) t",
-                    [prefixes, _RANGE_END, version_ids],
+                    f"AND t.{column} < r.p || %s AND {versions} LIMIT %s) t",
+                    [prefixes, _RANGE_END, version_ids, PREFIX_CAP + 1],
                 )
             )
     rows: list[tuple[Any, ...]] = []
-    with connections[using].cursor() as cursor:
+    with index_reads(using) as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
             rows.extend(cursor.fetchall())
