@@ -22,7 +22,7 @@ from typing import Any
 from matcher.datasets.base import DatasetFormatError, ImportProblem, TrackRecord
 from matcher.engine.keys import prepare
 
-CHUNK_ROWS = 10_000  # rows per message: about 3 MB of COPY text
+CHUNK_ROWS = 4_000  # rows per message: about 1.2 MB of COPY text
 QUEUE_CHUNKS = 4  # messages waiting for the importer, so memory stays bounded
 PROBLEMS_PER_CHUNK = 1000  # the importer lists at most this many anyway
 KEPT_MARK = "track kept"  # readers say "...; track kept without it" for a bad optional field
