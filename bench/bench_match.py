@@ -75,6 +75,27 @@ def sample_tracks(
     return picked[:n]
 
 
+_SYLLABLES = ("ka", "zo", "vre", "plin", "thu", "mar", "quo", "xil", "dre", "fen", "gor", "lu")
+_SYLLABLES += ("bax", "tri", "nem", "sk", "yo", "wuz")
+
+
+def absent_catalog_csv(rows: int, seed: int) -> bytes:
+    """Rows the datasets do not hold: invented artists and titles, so that both exact keys miss
+    and every row takes the key-prefix and one-typo rounds of blocking (a label's catalog with
+    little overlap)."""
+    rng = random.Random(seed)
+
+    def word() -> str:
+        return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Artist", "Track Title"])
+    for _ in range(rows):
+        writer.writerow([f"{word()} {word()}", " ".join(word() for _ in range(rng.randint(1, 3)))])
+    return out.getvalue().encode()
+
+
 def catalog_csv(version_ids: list[int], rows: int, seed: int) -> bytes:
     rng = random.Random(seed)
     tracks = sample_tracks(version_ids, rows * 2, rng)
@@ -153,6 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
+        "--no-typo-round",
+        action="store_true",
+        help="switch blocking round 3 (keys one typo away) off, to measure what it costs",
+    )
+    parser.add_argument(
+        "--absent",
+        action="store_true",
+        help="a catalog of invented names the datasets do not hold (every row misses both keys)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -172,7 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     version_ids = [d.current_version_id for d in datasets if d.current_version_id]
     dataset_rows = DatasetTrack.objects.filter(version_id__in=version_ids).count()
     started = time.perf_counter()
-    data = catalog_csv(version_ids, args.catalog_rows, args.seed)
+    if args.no_typo_round:
+        import matcher.services
+
+        matcher.services.one_typo_keys = lambda **kwargs: {}  # type: ignore[assignment]
+    if args.absent:
+        data = absent_catalog_csv(args.catalog_rows, args.seed)
+    else:
+        data = catalog_csv(version_ids, args.catalog_rows, args.seed)
     org = organization_get_or_create(slug="bench-match")
     catalog = catalog_create(
         organization=org, stream=io.BytesIO(data), filename=f"bench_{args.catalog_rows}.csv"
