@@ -35,7 +35,7 @@ ACCEPT = 80  # a key scoring below this against the typed one is not used
 TERMS_KEPT = 10  # at most this many similar keys per field
 VARIANTS_MAX_LEN = 7  # keys up to this long: all one-typo variants; longer: halves
 HALF_CAP = 5000  # keys read per half-key range at most
-_RANGE_END = "\U0010ffff"  # above every character: [p, p + _RANGE_END) holds the keys starting p
+RANGE_END = "\U0010ffff"  # above every character: [p, p + RANGE_END) holds the keys starting p
 PREFIX_CAP = 50  # keys read that start with the typed words
 PREFIX_MIN_CHARS = 3  # "de" is the start of too many names to mean any of them
 SCORE_PREFILTER = 300  # candidates scored in full after rapidfuzz's fast pass
@@ -338,8 +338,8 @@ def one_typo_keys(
                         long,
                         [k[: len(k) // 2] for k in long],
                         [k[len(k) // 2 + 1 :][::-1] for k in long],
-                        *(field_name, _RANGE_END, HALF_CAP),
-                        *(field_name, _RANGE_END, HALF_CAP),
+                        *(field_name, RANGE_END, HALF_CAP),
+                        *(field_name, RANGE_END, HALF_CAP),
                     ],
                 )
                 near += cur.fetchall()

@@ -54,7 +54,7 @@ from matcher.models import (
     TrackIdentifier,
 )
 from matcher.review import report_prepare
-from matcher.search import index_reads, one_typo_keys
+from matcher.search import RANGE_END, index_reads, one_typo_keys
 from uploads.models import Catalog, CatalogRow
 
 logger = logging.getLogger(__name__)
@@ -492,9 +492,6 @@ def _runner_up(
     return None
 
 
-_RANGE_END = "\U0010ffff"  # above every character: [p, p + _RANGE_END) holds the keys starting p
-
-
 @dataclass
 class Blocked:
     """The candidates of a chunk: per query (candidates considered, matches best first)."""
@@ -609,6 +606,16 @@ def block_candidates(
         by_query[i] = _score(queries[i], candidates[i], titled[i], rows, tracks, screen, thresholds)
         stats["pairs"] += len(candidates[i])
 
+    def extend(i: int, found: Iterable[int]) -> None:
+        """Add the tracks of a later round to row i's candidates; re-score it if any is new."""
+        added = False
+        for pk in found:
+            if pk not in candidates[i]:
+                candidates[i][pk] = ""
+                added = True
+        if added:
+            score(i)
+
     for i in range(len(queries)):
         score(i)
 
@@ -661,14 +668,7 @@ def block_candidates(
                     if len(key) >= n and key[:n] in ranges[column]:
                         by_prefix[(column, key[:n])].append(pk)
         for i, pairs in wanted.items():
-            added = False
-            for column, prefix in pairs:
-                for pk in by_prefix.get((column, prefix), ()):
-                    if pk not in candidates[i]:
-                        candidates[i][pk] = ""
-                        added = True
-            if added:
-                score(i)
+            extend(i, (pk for key in pairs for pk in by_prefix.get(key, ())))
 
     # Round 3: keys one typo away from the row's own keys, for the rows still without a
     # confident match (a typo in both fields, one of them early in its key, where the prefixes
@@ -707,15 +707,15 @@ def block_candidates(
                     with_key[(column, row[position])].append(pk)
         for i in still:
             side = queries[i].prepared.side
-            added = False
-            for column in ("title_key", "artist_key"):
-                for key in near[column].get(getattr(side, column), ()):
-                    for pk in with_key.get((column, key), ()):
-                        if pk not in candidates[i]:
-                            candidates[i][pk] = ""
-                            added = True
-            if added:
-                score(i)
+            extend(
+                i,
+                (
+                    pk
+                    for column in ("title_key", "artist_key")
+                    for key in near[column].get(getattr(side, column), ())
+                    for pk in with_key.get((column, key), ())
+                ),
+            )
     stats["built"] = len(tracks)
     return Blocked(
         scored=[(len(candidates[i]), by_query[i]) for i in range(len(queries))],
@@ -807,7 +807,7 @@ def _over_common(
             for part in _slices(ordered, 1000):
                 params: list[Any] = [part]
                 if not exact:
-                    params.append(_RANGE_END)
+                    params.append(RANGE_END)
                 params += [list(version_ids), cap + 1, cap]
                 cursor.execute(sql, params)
                 found |= {(column, k) for (k,) in cursor.fetchall()}
@@ -817,7 +817,7 @@ def _over_common(
         if exact:
             qs = base.filter(**{column: key})
         else:
-            qs = base.filter(**{f"{column}__gte": key, f"{column}__lt": key + _RANGE_END})
+            qs = base.filter(**{f"{column}__gte": key, f"{column}__lt": key + RANGE_END})
         if qs.values("pk")[: cap + 1].count() > cap:
             found.add((column, key))
     return found
@@ -937,7 +937,7 @@ def _fetch_rows_postgresql(
                 f"CROSS JOIN LATERAL (SELECT * FROM {table} t WHERE t.artist_key = r.a "
                 f"AND t.title_key >= r.i AND t.title_key < r.i || %s AND {versions} "
                 f"LIMIT %s) t",
-                [artists, initials, _RANGE_END, version_ids, ARTIST_KEY_CAP + 1],
+                [artists, initials, RANGE_END, version_ids, ARTIST_KEY_CAP + 1],
             )
         )
     for column, prefixes in lookups.prefixes.items():
@@ -948,7 +948,7 @@ def _fetch_rows_postgresql(
                     f"SELECT {columns} FROM unnest(%s::text[]) AS r(p) "  # noqa: S608
                     f"CROSS JOIN LATERAL (SELECT * FROM {table} t WHERE t.{column} >= r.p "
                     f"AND t.{column} < r.p || %s AND {versions} LIMIT %s) t",
-                    [prefixes, _RANGE_END, version_ids, PREFIX_CAP + 1],
+                    [prefixes, RANGE_END, version_ids, PREFIX_CAP + 1],
                 )
             )
     rows: list[tuple[Any, ...]] = []
@@ -969,11 +969,11 @@ def _fetch_rows_orm(
             conditions.append(Q(**{f"{column}__in": part}))
     for artist_key, initial in lookups.artist_title_ranges:
         conditions.append(
-            Q(artist_key=artist_key, title_key__gte=initial, title_key__lt=initial + _RANGE_END)
+            Q(artist_key=artist_key, title_key__gte=initial, title_key__lt=initial + RANGE_END)
         )
     for column, prefixes in lookups.prefixes.items():
         for prefix in prefixes:
-            conditions.append(Q(**{f"{column}__gte": prefix, f"{column}__lt": prefix + _RANGE_END}))
+            conditions.append(Q(**{f"{column}__gte": prefix, f"{column}__lt": prefix + RANGE_END}))
     in_versions = Q(version_id__in=version_ids)
     for part in _slices(conditions, 200):
         condition = part[0] & in_versions

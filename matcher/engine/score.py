@@ -413,14 +413,10 @@ class Screen:
         list j is at index j, further names (lists of several credits) after all first names.
         """
         cut = self._cut
-        if cut <= 0 or not self._prims:
-            return {
-                j
-                for j, one in enumerate(stored)
-                if self._artist_possible(
-                    one, exact_title if isinstance(exact_title, bool) else exact_title[j]
-                )
-            }
+        if cut <= 0:
+            return set(range(len(stored)))  # thresholds that let any artist through
+        if not self._prims:
+            return set()  # artist similarity 0 and no typo to forgive
         names = [one[:-2] for one in stored]  # right for "name||": one credit, most lists
         joined = names[:]  # per list: its primary names joined, as artist_similarity does
         owner = list(range(len(names)))  # index in `stored` of each name's list
@@ -461,22 +457,6 @@ class Screen:
                     )
                 )
         return ok
-
-    def _artist_possible(self, artists_norm: str, exact_title: bool) -> bool:
-        cut = self._cut
-        if cut <= 0:
-            return True  # thresholds that let any artist through
-        artists, primary_count = parse_artists_norm(artists_norm)
-        if not self._prims or not artists:
-            return False  # artist similarity 0 and no typo to forgive
-        for q in self._prims:
-            for c in artists:
-                if q == c or fuzz.ratio(q, c, score_cutoff=cut):
-                    return True
-                if exact_title and fuzz.ratio(q, "the " + c, score_cutoff=cut):
-                    return True
-        joined = " ".join(artists[: max(1, primary_count)])
-        return bool(fuzz.token_sort_ratio(self._joined, joined, score_cutoff=cut))
 
 
 # Picard calls a best candidate within 0.02 of the runner-up ambiguous; on our 0-100 scale, 2.
