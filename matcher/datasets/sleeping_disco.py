@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +67,21 @@ def _read_file(path: Path) -> ReaderOutput:
             ) from exc
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """`value` with lone UTF-16 surrogates (escapes such as "\\ud800" that JSON allows but no
+    text encoding can store) replaced by U+FFFD, in strings, lists and objects alike."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def _record(name: str, line: int, text: str) -> ReaderOutput:
     try:
         obj = json.loads(text)
@@ -75,6 +91,12 @@ def _record(name: str, line: int, text: str) -> ReaderOutput:
     if not isinstance(obj, dict):
         yield ImportProblem(name, line, "not a JSON object")
         return
+    # json.loads joins escaped surrogate pairs; a lone one stays and could not be stored
+    replaced = False
+    if "\\ud" in text or "\\uD" in text:
+        cleaned = _without_surrogates(obj)
+        replaced = cleaned != obj
+        obj = cleaned
     song_id = _text(obj.get("song_id", obj.get("id")))
     title = next((_text(obj.get(key)) for key in _TITLE_KEYS if _text(obj.get(key))), "")
     primary = _text(obj.get("primary_artist"))
@@ -86,6 +108,10 @@ def _record(name: str, line: int, text: str) -> ReaderOutput:
     if absent:
         yield ImportProblem(name, line, "missing " + ", ".join(absent))
         return
+    if replaced:
+        yield ImportProblem(
+            name, line, "a lone UTF-16 surrogate escape was replaced by U+FFFD; track kept"
+        )
     artists = [primary]
     for featured in _names(obj.get("featured_artists")):
         if featured not in artists:

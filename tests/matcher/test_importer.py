@@ -256,6 +256,25 @@ def test_sleeping_disco_jsonl_plain_and_gzipped_with_malformed_lines(write_path,
     assert tracks["2"].source_row == 2
 
 
+def test_lone_surrogate_escapes_in_json_are_replaced_and_listed_not_fatal(write_path, tmp_path):
+    """JSON allows "\\ud800" alone; no text encoding (nor PostgreSQL) can store it."""
+    path = tmp_path / "u.jsonl"
+    path.write_text(
+        '{"song_id": 1, "title": "Bad \\ud800 Title", "primary_artist": "Mo \\uDFFF"}\n'
+        '{"song_id": 2, "title": "Smile \\ud83d\\ude00", "primary_artist": "Pair"}\n'
+        '{"song_id": 3, "title": "", "primary_artist": "Lone \\ud800"}\n',
+        encoding="ascii",
+    )
+    summary = dataset_import(
+        slug="sleeping-disco-9m", paths=[path], file_format="sleeping-disco-9m", **write_path
+    )
+    assert (summary.rows, summary.rejected_count, summary.warning_count) == (2, 1, 1)
+    assert [(p["row"], p["kept"]) for p in summary.problems] == [(1, True), (3, False)]
+    tracks = tracks_of("sleeping-disco-9m")
+    assert (tracks["1"].title, tracks["1"].artist) == ("Bad \ufffd Title", "Mo \ufffd")
+    assert tracks["2"].title == "Smile \U0001f600"  # a proper pair is one character
+
+
 def test_fma_both_layouts_and_spotify_import_with_their_ids(write_path):
     fma = dataset_import(
         slug="free-music-archive",
