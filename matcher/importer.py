@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from matcher import import_rows
@@ -34,7 +34,7 @@ from matcher.datasets.registry import FORMATS, KNOWN_DATASETS
 from matcher.engine.keys import prepare
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Dataset, DatasetTrack, DatasetVersion, TrackIdentifier
-from matcher.search import search_terms_refresh
+from matcher.search import search_terms_add, search_terms_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ BATCH_ROWS = 5000  # rows per bulk insert on the ORM path
 PARALLEL_MIN_BYTES = 8 << 20  # smaller inputs are encoded in-process: spawning costs ~1 s
 BULK_MIN_ROWS = 500_000  # below this, maintaining the indexes row by row is cheap enough
 MAX_WORKERS = 2
+# A new dataset whose tracks are at most this share of all current tracks has its keys added to
+# the search terms; otherwise (or when a version is replaced) the terms are rebuilt.
+TERMS_ADD_MAX_SHARE = 0.1
 
 TRACK_COLUMNS = (
     "id",
@@ -184,6 +187,7 @@ def dataset_import(
         use_copy = connection.vendor == "postgresql"
 
     started = time.monotonic()
+    replaced = dataset.current_version_id
     with transaction.atomic():
         if existing is not None:
             # a failed or interrupted earlier attempt; its rows go without a Python-side cascade
@@ -233,13 +237,25 @@ def dataset_import(
         summary.phases["vacuum"] = time.monotonic() - mark
     # The public search reads the distinct keys of the current versions (matcher.search).
     mark = time.monotonic()
-    search_terms_refresh()
-    summary.phases["search terms"] = time.monotonic() - mark
+    if replaced is None and summary.rows <= TERMS_ADD_MAX_SHARE * _current_tracks():
+        search_terms_add(version.pk)
+        summary.phases["search terms (added)"] = time.monotonic() - mark
+    else:
+        search_terms_refresh()
+        summary.phases["search terms"] = time.monotonic() - mark
     logger.info(
         "dataset imported",
         extra={"dataset": slug, "version": number, "rows": summary.rows, "s": summary.seconds},
     )
     return summary
+
+
+def _current_tracks() -> int:
+    """Tracks in the current versions of all datasets."""
+    total = DatasetVersion.objects.filter(
+        pk__in=Dataset.objects.exclude(current_version=None).values("current_version")
+    ).aggregate(n=Sum("row_count"))["n"]
+    return int(total or 0)
 
 
 def _vacuum() -> None:

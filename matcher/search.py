@@ -8,7 +8,8 @@ its second half, all as btree lookups; the candidates are scored with rapidfuzz 
 `ACCEPT` up; the tracks carrying the kept keys are then counted and listed per dataset through
 the tracks' key indexes. The same lookups run through the ORM on SQLite (embedded default).
 
-`search_terms_refresh` (a write, called after each import) rebuilds the terms.
+`search_terms_refresh` (a write, called after a big import) rebuilds the terms;
+`search_terms_add` (after a small import of a new dataset) adds one version's keys to them.
 """
 
 from __future__ import annotations
@@ -539,6 +540,12 @@ def search_suggest(*, q: str, field_name: str, limit: int = 8) -> list[Suggestio
 _TERMS = "matcher_searchterm"
 _NEW_TERMS = "matcher_searchterm_new"
 _INDEX_DEF = re.compile(r"^CREATE (UNIQUE )?INDEX (\S+) ON (\S+) (.*)$")
+# (term field, track key column, the track text shown for it): an artist term shows the first
+# credited name as published
+_TERM_SOURCES = (
+    ("artist", "artist_key", "split_part(t.artist, '; ', 1)"),
+    ("title", "title_key", "t.title"),
+)
 
 
 def _refresh_postgresql(cur: Any) -> None:
@@ -555,10 +562,7 @@ def _refresh_postgresql(cur: Any) -> None:
         f"CREATE TABLE {_NEW_TERMS} (LIKE {_TERMS} INCLUDING DEFAULTS INCLUDING IDENTITY "
         "INCLUDING CONSTRAINTS)"
     )
-    for field_name, column, shown in (
-        ("artist", "artist_key", "split_part(t.artist, '; ', 1)"),
-        ("title", "title_key", "t.title"),
-    ):
+    for field_name, column, shown in _TERM_SOURCES:
         # Table and column names are fixed here, never taken from input.
         # the display: a spelling not in capitals if there is one ("Beyoncé", not "BEYONCÉ")
         cur.execute(
@@ -596,6 +600,18 @@ def _refresh_postgresql(cur: Any) -> None:
     cur.execute(f"ALTER SEQUENCE IF EXISTS {_NEW_TERMS}_id_seq RENAME TO {_TERMS}_id_seq")
 
 
+_REFRESH_LOCK = 0x7472_6D73  # advisory lock key ("trms"): one refresh of the terms at a time
+
+
+def _lock_terms(cur: Any) -> None:
+    """Serialize refreshes: each then reads the versions committed before it got the lock.
+
+    Without it, two imports finishing together could each rebuild from a snapshot that misses
+    the other's dataset, or one's additions could go to the table the other's rebuild drops.
+    """
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
+
+
 def search_terms_refresh() -> int:
     """Rebuild the search terms from the current version of every dataset; returns their count.
 
@@ -604,6 +620,7 @@ def search_terms_refresh() -> int:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
+                _lock_terms(cur)
                 _refresh_postgresql(cur)
         else:
             SearchTerm.objects.all().delete()
@@ -640,4 +657,64 @@ def search_terms_refresh() -> int:
         # Marks the new rows all-visible, so the suggestions' ranking reads the index alone.
         with connection.cursor() as cur:
             cur.execute("VACUUM (ANALYZE) matcher_searchterm")
+    return count
+
+
+# A term's display is the smallest spelling not in capitals, or the smallest spelling when all are
+# in capitals; combining two such displays gives the display of the union of their spellings.
+_COMBINED_DISPLAY = (
+    "CASE WHEN (s.display <> upper(s.display)) = (a.display <> upper(a.display)) "
+    "THEN least(s.display, a.display) "
+    "WHEN s.display <> upper(s.display) THEN s.display ELSE a.display END"
+)
+
+
+def search_terms_add(version_id: int) -> int:
+    """Add the keys of `version_id`, a version that has just joined the current set while none
+    left it (the first version of a new dataset), to the search terms; returns the keys added.
+
+    Gives the terms a full rebuild would (tests/matcher/test_search_terms.py): per key the track
+    counts add up and the displays combine (_COMBINED_DISPLAY). It costs in proportion to the new
+    version, not to all datasets, but maintains the indexes row by row, so a rebuild is cheaper
+    when the version is a large share of the tracks (matcher.importer decides).
+    """
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            # the embedded default's datasets are small: a rebuild is simplest
+            search_terms_refresh()
+            return SearchTerm.objects.count()
+        with connection.cursor() as cur:
+            _lock_terms(cur)
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            added = "searchterm_added"
+            cur.execute(
+                f"CREATE TEMP TABLE {added} (field varchar(6), key varchar(255), "
+                "display text, tracks bigint) ON COMMIT DROP"
+            )
+            for field_name, column, shown in _TERM_SOURCES:
+                # Table and column names are fixed here, never taken from input.
+                cur.execute(
+                    f"INSERT INTO {added} (field, key, display, tracks) "  # noqa: S608
+                    f"SELECT %s, t.{column}, coalesce(min({shown}) FILTER (WHERE {shown} <> "
+                    f"upper({shown})), min({shown})), count(*) FROM matcher_datasettrack t "
+                    f"WHERE t.version_id = %s AND t.{column} <> '' GROUP BY t.{column}",
+                    [field_name, version_id],
+                )
+            cur.execute(f"ANALYZE {added}")
+            cur.execute(
+                f"UPDATE {_TERMS} s SET tracks = s.tracks + a.tracks, "  # noqa: S608
+                f"display = {_COMBINED_DISPLAY} FROM {added} a "
+                "WHERE s.field = a.field AND s.key = a.key"
+            )
+            cur.execute(
+                f"INSERT INTO {_TERMS} (field, key, display, tracks) "  # noqa: S608
+                f"SELECT a.field, a.key, a.display, a.tracks FROM {added} a WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {_TERMS} s WHERE s.field = a.field AND s.key = a.key)"
+            )
+            cur.execute(f"SELECT count(*) FROM {added}")  # noqa: S608
+            count = int(cur.fetchone()[0])
+            cur.execute(f"DROP TABLE {added}")
+    if not connection.in_atomic_block:
+        with connection.cursor() as cur:
+            cur.execute(f"VACUUM (ANALYZE) {_TERMS}")
     return count
