@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,18 +232,21 @@ def dataset_import(
         dataset.current_version = version
         dataset.save(update_fields=["current_version"])
     summary.seconds = time.monotonic() - started
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-vacuum") as pool:
+        vacuum = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # on its own connection, beside the search terms: each keeps one core busy
+            vacuum = pool.submit(_vacuum, summary.phases)
+        # The public search reads the distinct keys of the current versions (matcher.search).
         mark = time.monotonic()
-        _vacuum()
-        summary.phases["vacuum"] = time.monotonic() - mark
-    # The public search reads the distinct keys of the current versions (matcher.search).
-    mark = time.monotonic()
-    if replaced is None and summary.rows <= TERMS_ADD_MAX_SHARE * _current_tracks():
-        search_terms_add(version.pk)
-        summary.phases["search terms (added)"] = time.monotonic() - mark
-    else:
-        search_terms_refresh()
-        summary.phases["search terms"] = time.monotonic() - mark
+        if replaced is None and summary.rows <= TERMS_ADD_MAX_SHARE * _current_tracks():
+            search_terms_add(version.pk)
+            summary.phases["search terms (added)"] = time.monotonic() - mark
+        else:
+            search_terms_refresh()
+            summary.phases["search terms"] = time.monotonic() - mark
+        if vacuum is not None:
+            vacuum.result()  # its errors are the import's
     logger.info(
         "dataset imported",
         extra={"dataset": slug, "version": number, "rows": summary.rows, "s": summary.seconds},
@@ -258,8 +262,9 @@ def _current_tracks() -> int:
     return int(total or 0)
 
 
-def _vacuum() -> None:
-    """VACUUM (ANALYZE) the track tables after an import has committed.
+def _vacuum(phases: dict[str, float]) -> None:
+    """VACUUM (ANALYZE) the track tables after an import has committed, on this thread's own
+    connection (closed at the end); records its time in `phases`.
 
     Matching reads its candidates with index-only scans of the covering indexes, which stay
     index-only only for table pages marked all-visible; a freshly loaded table has none, and
@@ -268,10 +273,15 @@ def _vacuum() -> None:
     table page). VACUUM skips pages already all-visible, so after a small import it only visits
     what changed. It cannot run inside a transaction: callers in one (tests) skip it.
     """
-    with connection.cursor() as cur:
-        for model in (DatasetTrack, TrackIdentifier):
-            # Table names come from the models, never from input.
-            cur.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+    mark = time.monotonic()
+    try:
+        with connection.cursor() as cur:
+            for model in (DatasetTrack, TrackIdentifier):
+                # Table names come from the models, never from input.
+                cur.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+    finally:
+        connection.close()
+    phases["vacuum"] = time.monotonic() - mark
 
 
 def _delete_version_rows(version_id: int) -> None:
@@ -409,11 +419,27 @@ def _remove_duplicates(cur: Any, version_id: int, file_order: list[str]) -> int:
     # Workers write in any order, so "first" comes from the provenance, not from the ids.
     order = "array_position(%s::text[], source_file::text), source_row, id"
     ranked = f"SELECT id, row_number() OVER (PARTITION BY track_id ORDER BY {order}) AS n"
+    # Repeated ids are found first, by sorting the ids alone in byte order ("C": no locale rules,
+    # abbreviated keys), so only their few tracks are ranked. On LAION's 12.2M tracks: 7.5 s,
+    # then 4 s to rank, where ranking every track (a sort on four keys) took 20 s, and hashing
+    # the ids 13 s.
+    cur.execute("CREATE TEMP TABLE import_repeated (track_id text) ON COMMIT DROP")
+    cur.execute("SET LOCAL enable_hashagg = off")
+    cur.execute(
+        "INSERT INTO import_repeated "  # noqa: S608
+        f'SELECT track_id COLLATE "C" FROM {track_table} WHERE version_id = %s '
+        "GROUP BY 1 HAVING count(*) > 1",
+        [version_id],
+    )
+    cur.execute("RESET enable_hashagg")
+    cur.execute("ANALYZE import_repeated")
     cur.execute(
         f"CREATE TEMP TABLE import_duplicates ON COMMIT DROP AS SELECT id FROM ("  # noqa: S608
-        f"{ranked} FROM {track_table} WHERE version_id = %s) r WHERE n > 1",
+        f"{ranked} FROM {track_table} WHERE version_id = %s AND track_id IN "
+        "(SELECT track_id FROM import_repeated)) r WHERE n > 1",
         [file_order, version_id],
     )
+    cur.execute("DROP TABLE import_repeated")
     cur.execute("SELECT count(*) FROM import_duplicates")
     count = cur.fetchone()[0]
     if count:
