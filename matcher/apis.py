@@ -665,7 +665,6 @@ class RunReportCsvApi(_Download):
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         run = _run_for(request, pk, READ)
         bom = request.query_params.get("bom", "").lower() in ("1", "true", "yes")
-        review.report_prepare(run=run)
         return exports.report_csv_response(run, bom=bom)
 
 
@@ -677,7 +676,6 @@ class RunReportXlsxApi(_Download):
     )
     def get(self, request: Request, pk: int) -> FileResponse:
         run = _run_for(request, pk, READ)
-        review.report_prepare(run=run)
         return exports.report_xlsx_response(run)
 
 
@@ -689,5 +687,4 @@ class RunEvidencePackApi(_Download):
     )
     def get(self, request: Request, pk: int) -> FileResponse:
         run = _run_for(request, pk, READ)
-        review.report_prepare(run=run)
         return exports.evidence_pack_response(run)

@@ -22,6 +22,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from matcher import review
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Match, MatchRun, Verdict
 from matcher.selectors import ReportLine, report_lines, report_summary
@@ -484,6 +485,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def report_csv_response(run: MatchRun, *, bom: bool = False) -> StreamingHttpResponse:
     """The report CSV, streamed line by line."""
+    review.report_prepare(run=run)
     response = StreamingHttpResponse(
         report_csv_lines(run, bom=bom), content_type="text/csv; charset=utf-8"
     )
@@ -493,6 +495,7 @@ def report_csv_response(run: MatchRun, *, bom: bool = False) -> StreamingHttpRes
 
 def report_xlsx_response(run: MatchRun) -> FileResponse:
     """The report workbook, written to a temporary file first and sent from it."""
+    review.report_prepare(run=run)
     return FileResponse(
         report_xlsx_tempfile(run),
         as_attachment=True,
@@ -503,6 +506,7 @@ def report_xlsx_response(run: MatchRun) -> FileResponse:
 
 def evidence_pack_response(run: MatchRun) -> FileResponse:
     """The evidence pack (zip), written to a temporary file first and sent from it."""
+    review.report_prepare(run=run)
     return FileResponse(
         evidence_pack_tempfile(run),
         as_attachment=True,

@@ -367,7 +367,6 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     run, _role = _run_for(request, pk, READ)
-    review.report_prepare(run=run)
     return exports.report_csv_response(run, bom=request.GET.get("bom") == "1")
 
 

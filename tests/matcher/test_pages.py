@@ -451,3 +451,16 @@ def test_dataset_list_links_to_each_dataset_page(built: Built, client: Client) -
 
 def test_an_unknown_dataset_is_a_404(client: Client, db: Any) -> None:
     assert client.get(reverse("dataset-detail", args=["no-such-set"])).status_code == 404
+
+
+@pytest.mark.parametrize("route", ["run-report-csv", "run-report-xlsx", "run-evidence-pack"])
+def test_every_page_download_prepares_the_report_as_the_api_does(
+    built: Built, client: Client, bob: Any, route: str
+) -> None:
+    """Figures and carried-over verdicts are stored before any export is written."""
+    MatchRun.objects.filter(pk=built.run.pk).update(report_figures={})
+    response = signed_in(client, "bob").get(reverse(route, args=[built.run.pk]))
+    assert response.status_code == 200
+    b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    figures = MatchRun.objects.get(pk=built.run.pk).report_figures
+    assert figures.get("format") == selectors.FIGURES_FORMAT
