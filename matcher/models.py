@@ -9,6 +9,22 @@ from accounts.models import Organization
 from uploads.models import Catalog, CatalogRow
 
 
+class ByteOrderCharField(models.CharField):  # type: ignore[type-arg]
+    """A CharField sorted and compared byte by byte (collation "C") on PostgreSQL.
+
+    For keys and identifiers, which have no language: their btree indexes build about 1.5-2.5x
+    faster than under a locale's collation (no locale rules, abbreviated sort keys; measured on
+    12.2M LAION tracks, docs/benchmarks.md), and key ranges such as [p, p + U+10FFFF) mean "starts
+    with p" whatever the database's default collation. Other databases keep their default.
+    """
+
+    def db_parameters(self, connection):  # type: ignore[no-untyped-def]
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+
 class Dataset(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -71,7 +87,7 @@ class DatasetTrack(models.Model):
     version = models.ForeignKey(
         DatasetVersion, on_delete=models.CASCADE, related_name="tracks", db_index=False
     )
-    track_id = models.CharField(max_length=128, help_text="The dataset's own id")
+    track_id = ByteOrderCharField(max_length=128, help_text="The dataset's own id")
     artist = models.TextField(help_text="Credited artists as published, joined with '; '")
     title = models.TextField()
     album = models.TextField(blank=True)
@@ -82,8 +98,8 @@ class DatasetTrack(models.Model):
     source_file = models.CharField(max_length=255)
     source_row = models.PositiveBigIntegerField()
     # Normalized forms and blocking keys (see docs/matching.md).
-    artist_key = models.CharField(max_length=255, db_index=False)
-    title_key = models.CharField(max_length=255, db_index=False)
+    artist_key = ByteOrderCharField(max_length=255, db_index=False)
+    title_key = ByteOrderCharField(max_length=255, db_index=False)
     artists_norm = models.TextField(help_text="Normalized artist names joined with '|'")
     version_label = models.CharField(max_length=64, blank=True)
 
@@ -115,11 +131,13 @@ class TrackIdentifier(models.Model):
         DatasetVersion, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     track = models.ForeignKey(DatasetTrack, on_delete=models.CASCADE, related_name="identifiers")
-    kind = models.CharField(max_length=16)
-    value = models.CharField(max_length=255)
+    kind = ByteOrderCharField(max_length=16)
+    value = ByteOrderCharField(max_length=255)
 
     class Meta:
-        indexes = [models.Index(fields=["kind", "value", "version"], name="identifier_lookup")]
+        # Matching looks identifiers up by value (and version), then checks the kind: the value
+        # leads, so the lookup is an index scan (with the kind first it was a scan of the table).
+        indexes = [models.Index(fields=["value", "kind", "version"], name="identifier_lookup")]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
