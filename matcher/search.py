@@ -671,7 +671,8 @@ _COMBINED_DISPLAY = (
 
 def search_terms_add(version_id: int) -> int:
     """Add the keys of `version_id`, a version that has just joined the current set while none
-    left it (the first version of a new dataset), to the search terms; returns the keys added.
+    left it (the first version of a new dataset), to the search terms; returns how many keys the
+    version has (on databases other than PostgreSQL, which rebuild, how many terms there are).
 
     Gives the terms a full rebuild would (tests/matcher/test_search_terms.py): per key the track
     counts add up and the displays combine (_COMBINED_DISPLAY). It costs in proportion to the new
