@@ -78,17 +78,64 @@ def _read_file(path: Path, *, group: int | None = None, first_row: int = 0) -> R
             row_groups=None if group is None else [group],
         )
         for batch in batches:
-            data: dict[str, list[Any]] = {
-                column: batch.column(i).to_pylist() for i, column in enumerate(columns)
-            }
+            data: dict[str, list[Any]] = {}
+            repaired: set[int] = set()  # rows of the batch whose text was not valid UTF-8
+            for i, column in enumerate(columns):
+                data[column], bad = _pylist(batch.column(i))
+                repaired |= bad
             empty = [None] * batch.num_rows
-            for values in zip(*(data.get(column, empty) for column in COLUMNS), strict=True):
+            for offset, values in enumerate(
+                zip(*(data.get(column, empty) for column in COLUMNS), strict=True)
+            ):
                 row += 1
-                yield _record(name, row, *values)
+                record = _record(name, row, *values)
+                if offset in repaired and isinstance(record, TrackRecord):
+                    yield ImportProblem(name, row, _REPAIRED)
+                yield record
     except (OSError, pa.ArrowException) as exc:
         raise DatasetFormatError(
             f"{name}: is damaged after row {row} ({exc}); download it again."
         ) from exc
+
+
+_REPAIRED = "text that is not valid UTF-8 was read with U+FFFD for the bad bytes; track kept"
+
+
+def _pylist(column: pa.Array) -> tuple[list[Any], set[int]]:
+    """The column's values, and the positions whose text had to be repaired.
+
+    Parquet does not guarantee that string columns hold valid UTF-8, and Arrow's conversion to
+    Python then fails for the whole batch; such a column is read again as bytes and decoded with
+    U+FFFD for the bad bytes, so every row is still imported and the repaired ones are listed.
+    """
+    try:
+        return column.to_pylist(), set()
+    except UnicodeDecodeError:
+        pass
+    kind = column.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        raw = column.cast(pa.list_(pa.large_binary())).to_pylist()
+        values: list[Any] = [None if v is None else [_decode(x) for x in v] for v in raw]
+        bad = {i for i, v in enumerate(raw) if v is not None and any(map(_invalid, v))}
+    else:
+        raw = column.cast(pa.large_binary()).to_pylist()
+        values = [_decode(v) for v in raw]
+        bad = {i for i, v in enumerate(raw) if _invalid(v)}
+    return values, bad
+
+
+def _decode(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("utf-8", "replace")
+
+
+def _invalid(value: bytes | None) -> bool:
+    if value is None:
+        return False
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _record(

@@ -275,6 +275,46 @@ def test_lone_surrogate_escapes_in_json_are_replaced_and_listed_not_fatal(write_
     assert tracks["2"].title == "Smile \U0001f600"  # a proper pair is one character
 
 
+def _strings(*values: bytes) -> pa.Array:
+    """A string array holding exactly these bytes, valid UTF-8 or not (parquet allows both)."""
+    offsets = [0]
+    for value in values:
+        offsets.append(offsets[-1] + len(value))
+    return pa.Array.from_buffers(
+        pa.string(),
+        len(values),
+        [
+            None,
+            pa.py_buffer(pa.array(offsets, pa.int32()).buffers()[1]),
+            pa.py_buffer(b"".join(values)),
+        ],
+    )
+
+
+def test_parquet_text_that_is_not_utf8_is_repaired_and_listed_not_fatal(write_path, tmp_path):
+    names = pa.ListArray.from_arrays(
+        pa.array([0, 1, 2, 3], pa.int32()), _strings(b"Ok", b"Bj\xf6rk", b"Ok")
+    )
+    table = pa.table(
+        {
+            "song_id": pa.array(["aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"]),
+            "title": _strings(b"Fine", b"Fine", b"Caf\xe9 Song"),
+            "artist_names": names,
+        }
+    )
+    path = tmp_path / "train-00000-of-00005.parquet"
+    pq.write_table(table, path)
+    summary = dataset_import(
+        slug="laion-disco-12m", paths=[path], file_format="laion-disco-12m", **write_path
+    )
+    assert (summary.rows, summary.rejected_count, summary.warning_count) == (3, 0, 2)
+    assert [(p["row"], p["kept"]) for p in summary.problems] == [(2, True), (3, True)]
+    tracks = tracks_of("laion-disco-12m")
+    assert tracks["bbbbbbbbbbb"].artist == "Bj\ufffdrk"
+    assert tracks["ccccccccccc"].title == "Caf\ufffd Song"
+    assert tracks["aaaaaaaaaaa"].title == "Fine"
+
+
 def test_fma_both_layouts_and_spotify_import_with_their_ids(write_path):
     fma = dataset_import(
         slug="free-music-archive",
