@@ -399,15 +399,14 @@ def _split_one(item: str, split_primary: bool, rules: list[str]) -> tuple[list[s
             featured.extend(_split_featured_list(bm.group(1)))
         if featured:
             item = _ARTIST_FEAT_BRACKET.sub("", item)
-    if fold(item) not in _KNOWN_FOLDED:
-        m = _ARTIST_FEAT_BARE.search(item)
-        if m and m.start() > 0:
-            featured.extend(_split_featured_list(m.group(1)))
-            item = item[: m.start()]
+    # fold() costs more than the search, and only matters when the search finds something
+    m = _ARTIST_FEAT_BARE.search(item)
+    if m and m.start() > 0 and fold(item) not in _KNOWN_FOLDED:
+        featured.extend(_split_featured_list(m.group(1)))
+        item = item[: m.start()]
     if featured:
         rules.append("featured artists separated")
-    folded = fold(item)
-    if not split_primary or folded in _KNOWN_FOLDED:
+    if not split_primary or fold(item) in _KNOWN_FOLDED:
         primary = [item]
     else:
         primary = _split_primary(item, rules)
@@ -421,10 +420,10 @@ def _normalize_artist_string(raw: str) -> Artists:
 
 def _normalize_artist_items(raw: str, items: Sequence[str] | None) -> Artists:
     rules: list[str] = []
-    text = _clean_chars(raw)
     primary_names: list[str] = []
     featured_names: list[str] = []
     if items is None:
+        text = _clean_chars(raw)
         if not _NEEDS_SPLIT.search(text):
             name = _clean_name(text, rules)
             key = _name_key(name) if name else ""
