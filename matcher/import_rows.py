@@ -160,12 +160,7 @@ def encode(
     chunk = Chunk()
     for item in records:
         if isinstance(item, ImportProblem):
-            if is_warning(item):
-                chunk.warnings += 1
-            else:
-                chunk.rejected += 1
-            if len(chunk.problems) < PROBLEMS_PER_CHUNK:
-                chunk.problems.append((item.source_file, item.source_row, item.reason))
+            _count_problem(chunk, item)
             continue
         pending.append(item)
         if len(pending) >= chunk_rows:
@@ -174,6 +169,29 @@ def encode(
             chunk = Chunk()
     if pending or chunk.problems or chunk.rejected or chunk.warnings:
         yield _fill(chunk, pending, target, allocate)
+
+
+def encode_records(
+    records: Iterable[TrackRecord | ImportProblem], target: Target, allocate: IdAllocator
+) -> Chunk:
+    """All of `records` (a few thousand at most) as one chunk."""
+    chunk = Chunk()
+    pending: list[TrackRecord] = []
+    for item in records:
+        if isinstance(item, ImportProblem):
+            _count_problem(chunk, item)
+        else:
+            pending.append(item)
+    return _fill(chunk, pending, target, allocate)
+
+
+def _count_problem(chunk: Chunk, problem: ImportProblem) -> None:
+    if is_warning(problem):
+        chunk.warnings += 1
+    else:
+        chunk.rejected += 1
+    if len(chunk.problems) < PROBLEMS_PER_CHUNK:
+        chunk.problems.append((problem.source_file, problem.source_row, problem.reason))
 
 
 def _fill(chunk: Chunk, recs: list[TrackRecord], target: Target, allocate: IdAllocator) -> Chunk:
@@ -228,6 +246,20 @@ def unit_records(unit: Unit) -> Iterator[TrackRecord | ImportProblem]:
     return FORMATS[file_format]([Path(path) for path in paths])
 
 
+def encode_unit(unit: Unit, target: Target, allocate: IdAllocator) -> Iterator[Chunk]:
+    """The chunks of one unit of work. LAION row groups are encoded column by column
+    (matcher.import_laion), one chunk per record batch; other formats record by record."""
+    _, paths, groups = unit
+    if groups is None:
+        yield from encode(unit_records(unit), target, allocate)
+        return
+    from matcher import import_laion
+    from matcher.datasets import laion_disco
+
+    for batch in laion_disco.row_group_batches(Path(paths[0]), groups):
+        yield import_laion.encode_batch(batch, target, allocate)
+
+
 def _worker(conninfo: dict[str, Any], target: Target, todo: Any, out: Any, index: int) -> None:
     """One worker process: take units from `todo` until None, put their chunks on `out`."""
     # Arrow's allocator (docs/benchmarks.md, Normalization): reading and normalizing 1M LAION
@@ -248,7 +280,7 @@ def _worker(conninfo: dict[str, Any], target: Target, todo: Any, out: Any, index
                 return [row[0] for row in rows]
 
             while (unit := todo.get()) is not None:
-                for chunk in encode(unit_records(unit), target, allocate):
+                for chunk in encode_unit(unit, target, allocate):
                     out.put(("chunk", chunk))
         out.put(("done", index))
     except DatasetFormatError as exc:

@@ -365,9 +365,7 @@ def _copy_load(
                 return [row[0] for row in cur.fetchall()]
 
             chunks = (
-                chunk
-                for unit in units
-                for chunk in import_rows.encode(import_rows.unit_records(unit), target, allocate)
+                chunk for unit in units for chunk in import_rows.encode_unit(unit, target, allocate)
             )
         track_copy = f"COPY {track_table} ({', '.join(import_rows.TRACK_COPY_COLUMNS)}) FROM STDIN"
         ident_copy = f"COPY {ident_table} ({', '.join(import_rows.IDENT_COPY_COLUMNS)}) FROM STDIN"

@@ -7,7 +7,8 @@ Files are read in record batches, so memory stays flat whatever the file size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,32 @@ def row_groups(path: Path) -> list[int]:
 
 def read_row_groups(path: Path, groups: Sequence[int]) -> ReaderOutput:
     """The records of some row groups of one file, numbered as in the whole file."""
+    for batch in row_group_batches(path, groups):
+        yield from batch_records(batch)
+
+
+def row_group_batches(path: Path, groups: Sequence[int]) -> Iterator[Batch]:
+    """The record batches of some row groups of one file, numbered as in the whole file."""
     path = Path(path)
     sizes = row_groups(path)
     for group in groups:
-        yield from _read_file(path, group=group, first_row=sum(sizes[:group]))
+        yield from batches(path, group=group, first_row=sum(sizes[:group]))
 
 
-def _read_file(path: Path, *, group: int | None = None, first_row: int = 0) -> ReaderOutput:
+@dataclass(frozen=True)
+class Batch:
+    """Some consecutive rows of one file: `first_row` is the number of the row before them."""
+
+    file_name: str
+    data: pa.RecordBatch
+    columns: list[str]  # the names of data's columns, a subset of COLUMNS in their order
+    first_row: int
+
+
+def batches(path: Path, *, group: int | None = None, first_row: int = 0) -> Iterator[Batch]:
+    """The file's record batches (of one row group when `group` is given), each with the
+    columns of COLUMNS the file has and the number of the row before its first (rows are
+    numbered from 1 within the whole file). A damaged file raises DatasetFormatError."""
     name = path.name
     parquet = _open(path)
     present = set(parquet.schema_arrow.names)
@@ -72,30 +92,46 @@ def _read_file(path: Path, *, group: int | None = None, first_row: int = 0) -> R
     columns = [column for column in COLUMNS if column in present]
     row = first_row
     try:
-        batches = parquet.iter_batches(
+        for batch in parquet.iter_batches(
             batch_size=BATCH_ROWS,
             columns=columns,
             row_groups=None if group is None else [group],
-        )
-        for batch in batches:
-            data: dict[str, list[Any]] = {}
-            repaired: set[int] = set()  # rows of the batch whose text was not valid UTF-8
-            for i, column in enumerate(columns):
-                data[column], bad = _pylist(batch.column(i))
-                repaired |= bad
-            empty = [None] * batch.num_rows
-            for offset, values in enumerate(
-                zip(*(data.get(column, empty) for column in COLUMNS), strict=True)
-            ):
-                row += 1
-                record = _record(name, row, *values)
-                if offset in repaired and isinstance(record, TrackRecord):
-                    yield ImportProblem(name, row, _REPAIRED)
-                yield record
+        ):
+            yield Batch(name, batch, columns, row)
+            row += batch.num_rows
     except (OSError, pa.ArrowException) as exc:
         raise DatasetFormatError(
             f"{name}: is damaged after row {row} ({exc}); download it again."
         ) from exc
+
+
+def _read_file(path: Path, *, group: int | None = None, first_row: int = 0) -> ReaderOutput:
+    for batch in batches(path, group=group, first_row=first_row):
+        yield from batch_records(batch)
+
+
+def batch_records(batch: Batch, rows: Sequence[int] | None = None) -> ReaderOutput:
+    """The records of `batch` (of the rows at positions `rows` only, when given), in order."""
+    data = batch.data if rows is None else batch.data.take(pa.array(rows, pa.int64()))
+    values: dict[str, list[Any]] = {}
+    repaired: set[int] = set()  # rows of the batch whose text was not valid UTF-8
+    for i, column in enumerate(batch.columns):
+        values[column], bad = _pylist(data.column(i))
+        repaired |= bad
+    empty = [None] * data.num_rows
+    positions = range(data.num_rows) if rows is None else rows
+    for offset, (position, fields) in enumerate(
+        zip(
+            positions,
+            zip(*(values.get(column, empty) for column in COLUMNS), strict=True),
+            strict=True,
+        )
+    ):
+        row = batch.first_row + position + 1
+        record = _record(batch.file_name, row, *fields)
+        if offset in repaired and isinstance(record, TrackRecord):
+            yield ImportProblem(batch.file_name, row, _REPAIRED)
+        yield record
 
 
 _REPAIRED = "text that is not valid UTF-8 was read with U+FFFD for the bad bytes; track kept"
