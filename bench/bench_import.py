@@ -6,7 +6,7 @@ Generated files are cached under /tmp/trainwatch-bench and reused. The import ru
 process (as `import_dataset` would) against a separate database, ``trainwatch_bench`` by
 default (``BENCH_DATABASE_URL``), created and migrated here and emptied before each size; the
 test database is never touched. Reported per size: rows/s, wall time and its phases, peak RSS
-of the importer and its worker processes (summed, sampled every 0.1 s), the time of a raw COPY
+of the importer and its worker processes (summed, sampled every 0.5 s), the time of a raw COPY
 of the same rows (as CSV) into a bare table and of one index on lower(artist) in the same run,
 the ratio, and the disk use of the track tables with their indexes.
 """
@@ -162,10 +162,14 @@ def tree_memory(pid: int) -> tuple[int, int]:
 
 
 def run_sampled(
-    args: list[str], env: dict[str, str], *, interval: float = 0.1
+    args: list[str], env: dict[str, str], *, interval: float = 0.5
 ) -> tuple[int, str, float, int, int]:
     """Run a child process; (exit status, its stdout, wall seconds, peak summed RSS and peak
-    summed PSS in bytes of its process tree, sampled every `interval` seconds)."""
+    summed PSS in bytes of its process tree, sampled every `interval` seconds).
+
+    Sampling is not free: reading smaps_rollup of the import's three processes every 0.1 s took
+    about 20 CPU-seconds of the 2 cores during a 300 s load (docs/benchmarks.md); every 0.5 s
+    costs a fifth of that, and the import's memory rises and falls far more slowly."""
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
 
