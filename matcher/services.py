@@ -998,7 +998,7 @@ def _fill_provenance(
             cand.source_file = source_file
             cand.source_row = source_row
             if with_album and album:
-                cand.side = replace(cand.side, album_key=translit(album))
+                cand.side = cand.side._replace(album_key=translit(album))
 
 
 def _slices(items: list[_T], size: int) -> Iterable[list[_T]]:

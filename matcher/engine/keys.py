@@ -8,8 +8,8 @@ matcher.engine.normalize; the scorer reads the same compact form back (TrackSide
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from matcher.engine.normalize import Artists, Title, normalize_artists, normalize_title, translit
 
@@ -20,8 +20,7 @@ KEY_MAX = 255  # column width of the key columns
 ARTISTS_NORM_MAX_BYTES = 500
 
 
-@dataclass(frozen=True, slots=True)
-class TrackSide:
+class TrackSide(NamedTuple):
     """What the scorer needs of one side of a pair; stored as columns for dataset tracks."""
 
     artist_key: str
@@ -79,8 +78,7 @@ def parse_artists_norm(artists_norm: str) -> tuple[tuple[str, ...], int]:
     return primary + others, len(primary)
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A normalized record with the details evidence shows (rules that fired, display forms)."""
 
     side: TrackSide
@@ -108,22 +106,27 @@ def prepare(
     norm_artists = normalize_artists(artists)
     full_title = f"{title} ({version})" if version and version.strip() else title
     norm_title = normalize_title(full_title, artists=norm_artists)
-    primary = tuple(dict.fromkeys(a for a in norm_artists.primary if a))
-    others: list[str] = []
-    for name in (*norm_artists.featured, *norm_title.featured, norm_title.artist_in_title):
-        if name and name not in primary and name not in others:
-            others.append(name)
-    artist_key = norm_artists.key or norm_title.artist_in_title
+    primary = norm_artists.primary
+    if len(primary) > 1 or not all(primary):
+        primary = tuple(dict.fromkeys(a for a in primary if a))
+    names = primary
+    in_title = norm_title.artist_in_title
+    if norm_artists.featured or norm_title.featured or in_title:
+        others: list[str] = []
+        for name in (*norm_artists.featured, *norm_title.featured, in_title):
+            if name and name not in primary and name not in others:
+                others.append(name)
+        names = primary + tuple(others)
     side = TrackSide(
-        artist_key=artist_key[:KEY_MAX],
-        title_key=norm_title.key[:KEY_MAX],
-        artists=primary + tuple(others),
-        primary_count=len(primary),
-        version=norm_title.version.label[:64],
-        duration_s=duration_s,
-        album_key=translit(album)[:KEY_MAX] if album else "",
+        (norm_artists.key or in_title)[:KEY_MAX],
+        norm_title.key[:KEY_MAX],
+        names,
+        len(primary),
+        norm_title.version.label[:64],
+        duration_s,
+        translit(album)[:KEY_MAX] if album else "",
     )
-    return Prepared(side=side, artists=norm_artists, title=norm_title)
+    return Prepared(side, norm_artists, norm_title)
 
 
 # Blocking limits. A key shared by more tracks than this ("various artists", a title such as

@@ -9,8 +9,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from anyascii import anyascii
 
@@ -159,8 +159,12 @@ def _name_key(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class VersionInfo:
+# Value classes are NamedTuples: immutable like frozen dataclasses, but built several times
+# faster (a frozen dataclass sets each field through object.__setattr__), which showed at
+# three of them per dataset row: ~3 of the 10 us of the simplest row's prepare().
+
+
+class VersionInfo(NamedTuple):
     """Version tags found in a title, split into other-recording kinds and same-recording tags."""
 
     differs: tuple[str, ...] = ()
@@ -172,8 +176,7 @@ class VersionInfo:
         return "+".join(self.differs)
 
 
-@dataclass(frozen=True, slots=True)
-class Artists:
+class Artists(NamedTuple):
     raw: str
     names: tuple[str, ...]
     primary: tuple[str, ...]
@@ -182,8 +185,7 @@ class Artists:
     rules: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Title:
+class Title(NamedTuple):
     raw: str
     display: str
     key: str
@@ -561,6 +563,8 @@ _PHRASES = [
     (re.compile(r"\btaylors\s+version\b"), "rerecorded"),
     (re.compile(r"\brecorded\s+(?:live\s+)?(?:at|in|on|from)\b"), "live at"),
 ]
+# Matches wherever any of _PHRASES would: nothing to rewrite when it does not match.
+_ANY_PHRASE = re.compile("|".join(f"(?:{rx.pattern})" for rx, _ in _PHRASES))
 
 _DIFF_TOKENS = {
     "live": "live",
@@ -762,17 +766,20 @@ def _classify_tag(tag: str) -> tuple[_TagResult, ...] | None:
         pieces.append(p)
     out: list[_TagResult] = []
     for piece in pieces:
-        res = _classify_piece(piece)
+        # a tag of one piece is the whole tag, whose translit is already known
+        res = _classify_piece(piece, t if piece == raw else None)
         if res is None:
             return None
         out.extend(res)
     return tuple(out) if out else None
 
 
-def _classify_piece(piece: str) -> list[_TagResult] | None:
-    t = translit(piece)
-    for rx, rep in _PHRASES:
-        t = rx.sub(rep, t)
+def _classify_piece(piece: str, translit_piece: str | None = None) -> list[_TagResult] | None:
+    t = translit(piece) if translit_piece is None else translit_piece
+    if _ANY_PHRASE.search(t):
+        # most pieces hold no phrase: one search instead of a substitution per phrase
+        for rx, rep in _PHRASES:
+            t = rx.sub(rep, t)
     words = t.split()
     if not words:
         return None
