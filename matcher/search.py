@@ -558,6 +558,7 @@ def _refresh_postgresql(cur: Any) -> None:
     from the live ones (pg_get_indexdef), so they follow whatever the migrations define.
     """
     cur.execute("SET LOCAL work_mem = '256MB'")
+    _aggregate_by_sorting(cur)
     cur.execute(
         f"CREATE TABLE {_NEW_TERMS} (LIKE {_TERMS} INCLUDING DEFAULTS INCLUDING IDENTITY "
         "INCLUDING CONSTRAINTS)"
@@ -598,6 +599,19 @@ def _refresh_postgresql(cur: Any) -> None:
     for temporary, final in renames:
         cur.execute(f"ALTER INDEX {temporary} RENAME TO {final}")
     cur.execute(f"ALTER SEQUENCE IF EXISTS {_NEW_TERMS}_id_seq RENAME TO {_TERMS}_id_seq")
+
+
+def _aggregate_by_sorting(cur: Any) -> None:
+    """Group tracks by key with a sort, not a hash table, for the rest of the transaction.
+
+    Most keys have one or two tracks, so a hash table holds nearly every row and spills to disk
+    several times over, while the byte-order keys sort fast: on 12.2M LAION tracks, grouping the
+    titles took 16.8 s sorted against 27.6 s hashed (the planner, guessing 0.16M groups for
+    6.3M, picks the hash). The terms then also arrive in key order, which their indexes' sorts
+    like. JIT compiling such a statement costs more than it saves.
+    """
+    cur.execute("SET LOCAL enable_hashagg = off")
+    cur.execute("SET LOCAL jit = off")
 
 
 _REFRESH_LOCK = 0x7472_6D73  # advisory lock key ("trms"): one refresh of the terms at a time
@@ -687,6 +701,7 @@ def search_terms_add(version_id: int) -> int:
         with connection.cursor() as cur:
             _lock_terms(cur)
             cur.execute("SET LOCAL work_mem = '256MB'")
+            _aggregate_by_sorting(cur)
             added = "searchterm_added"
             cur.execute(
                 f"CREATE TEMP TABLE {added} (field varchar(6), key varchar(255), "
