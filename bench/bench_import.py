@@ -225,6 +225,7 @@ def child(files: list[str]) -> None:
                 "workers": summary.workers,
                 "rebuilt_indexes": summary.rebuilt_indexes,
                 "phases": summary.phases,
+                "details": summary.details,
             }
         )
     )
@@ -288,6 +289,8 @@ def bench(url: str, rows: int) -> None:
         f"indexes rebuilt: {result['rebuilt_indexes']}"
     )
     print(f"   phases: {phases}")
+    for name, seconds in result.get("details", {}).items():
+        print(f"     {name}: {seconds:.1f} s")
     print(
         f"   peak memory (importer + workers, summed): RSS {result['peak_rss'] / 2**20:,.0f} MB, "
         f"PSS {result['peak_pss'] / 2**20:,.0f} MB"

@@ -18,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,7 @@ class ImportSummary:
     workers: int = 1
     rebuilt_indexes: bool = False
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for benchmarks
+    details: dict[str, float] = field(default_factory=dict)  # seconds per statement of a step
 
     @property
     def problem_count(self) -> int:
@@ -236,7 +239,7 @@ def dataset_import(
         vacuum = None
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             # on its own connection, beside the search terms: each keeps one core busy
-            vacuum = pool.submit(_vacuum, summary.phases)
+            vacuum = pool.submit(_vacuum, summary.phases, summary.details)
         # The public search reads the distinct keys of the current versions (matcher.search).
         mark = time.monotonic()
         if replaced is None and summary.rows <= TERMS_ADD_MAX_SHARE * _current_tracks():
@@ -262,7 +265,7 @@ def _current_tracks() -> int:
     return int(total or 0)
 
 
-def _vacuum(phases: dict[str, float]) -> None:
+def _vacuum(phases: dict[str, float], details: dict[str, float]) -> None:
     """VACUUM (ANALYZE) the track tables after an import has committed, on this thread's own
     connection (closed at the end); records its time in `phases`.
 
@@ -277,8 +280,10 @@ def _vacuum(phases: dict[str, float]) -> None:
     try:
         with connection.cursor() as cur:
             for model in (DatasetTrack, TrackIdentifier):
-                # Table names come from the models, never from input.
-                cur.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+                table = model._meta.db_table
+                with _timed(details, f"vacuum {table}"):
+                    # Table names come from the models, never from input.
+                    cur.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(table)}")
     finally:
         connection.close()
     phases["vacuum"] = time.monotonic() - mark
@@ -360,9 +365,8 @@ def _copy_load(
             )
         else:
 
-            def allocate(seq: str, n: int) -> list[int]:
-                cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [seq, n])
-                return [row[0] for row in cur.fetchall()]
+            def allocate(seq: str, n: int) -> range:
+                return import_rows.reserve_ids(cur.execute, seq, n)
 
             chunks = (
                 chunk for unit in units for chunk in import_rows.encode_unit(unit, target, allocate)
@@ -402,16 +406,35 @@ def _copy_load(
             summary.phases["analyze"] = time.monotonic() - mark
             mark = time.monotonic()
         summary.duplicate_count = _remove_duplicates(
-            cur, version_id, [path.name[:255] for path in paths]
+            cur, version_id, [path.name[:255] for path in paths], summary.details, saved
         )
         summary.rows -= summary.duplicate_count
         summary.phases["duplicates"] = time.monotonic() - mark
         if saved is not None:
-            _restore_secondary(cur, saved, summary.phases)
+            _restore_secondary(cur, saved, summary.phases, summary.details)
 
 
-def _remove_duplicates(cur: Any, version_id: int, file_order: list[str]) -> int:
-    """Keep each dataset id's first track (by file order, then line); drop later repeats."""
+@contextmanager
+def _timed(details: dict[str, float], name: str) -> Iterator[None]:
+    mark = time.monotonic()
+    yield
+    details[name] = time.monotonic() - mark
+
+
+def _remove_duplicates(
+    cur: Any,
+    version_id: int,
+    file_order: list[str],
+    details: dict[str, float],
+    saved: _Secondary | None,
+) -> int:
+    """Keep each dataset id's first track (by file order, then line); drop later repeats.
+
+    `saved` holds the dropped indexes of a big load: the identifiers' index on their track is
+    then built before the repeats' identifiers are deleted, so the deletes find their rows
+    through indexes (LAION, 123k repeats: 17.0 s as two scans of the tables, 25M identifiers
+    and 12.3M tracks), and the index was to be built anyway.
+    """
     track_table = DatasetTrack._meta.db_table
     ident_table = TrackIdentifier._meta.db_table
     # Workers write in any order, so "first" comes from the provenance, not from the ids.
@@ -423,34 +446,42 @@ def _remove_duplicates(cur: Any, version_id: int, file_order: list[str]) -> int:
     # the ids 13 s.
     cur.execute("CREATE TEMP TABLE import_repeated (track_id text) ON COMMIT DROP")
     cur.execute("SET LOCAL enable_hashagg = off")
-    cur.execute(
-        "INSERT INTO import_repeated "  # noqa: S608
-        f'SELECT track_id COLLATE "C" FROM {track_table} WHERE version_id = %s '
-        "GROUP BY 1 HAVING count(*) > 1",
-        [version_id],
-    )
+    with _timed(details, "duplicates: repeated ids"):
+        cur.execute(
+            "INSERT INTO import_repeated "  # noqa: S608
+            f'SELECT track_id COLLATE "C" FROM {track_table} WHERE version_id = %s '
+            "GROUP BY 1 HAVING count(*) > 1",
+            [version_id],
+        )
     cur.execute("RESET enable_hashagg")
     cur.execute("ANALYZE import_repeated")
-    cur.execute(
-        f"CREATE TEMP TABLE import_duplicates ON COMMIT DROP AS SELECT id FROM ("  # noqa: S608
-        f"{ranked} FROM {track_table} WHERE version_id = %s AND track_id IN "
-        "(SELECT track_id FROM import_repeated)) r WHERE n > 1",
-        [file_order, version_id],
-    )
+    with _timed(details, "duplicates: ranked"):
+        cur.execute(
+            f"CREATE TEMP TABLE import_duplicates ON COMMIT DROP AS SELECT id FROM ("  # noqa: S608
+            f"{ranked} FROM {track_table} WHERE version_id = %s AND track_id IN "
+            "(SELECT track_id FROM import_repeated)) r WHERE n > 1",
+            [file_order, version_id],
+        )
     cur.execute("DROP TABLE import_repeated")
     cur.execute("SELECT count(*) FROM import_duplicates")
     count = cur.fetchone()[0]
     if count:
         # Without statistics the planner may rescan the temp table per identifier row.
         cur.execute("ANALYZE import_duplicates")
-        cur.execute(
-            f"DELETE FROM {ident_table} i USING import_duplicates d "  # noqa: S608
-            "WHERE i.version_id = %s AND i.track_id = d.id",
-            [version_id],
-        )
-        cur.execute(
-            f"DELETE FROM {track_table} t USING import_duplicates d WHERE t.id = d.id"  # noqa: S608
-        )
+        if saved is not None:
+            _build_saved_index(cur, saved, ident_table, "track_id", details)
+        cur.execute("SET LOCAL enable_seqscan = off")
+        with _timed(details, "duplicates: identifiers deleted"):
+            cur.execute(
+                f"DELETE FROM {ident_table} i USING import_duplicates d "  # noqa: S608
+                "WHERE i.track_id = d.id"
+            )
+        with _timed(details, "duplicates: tracks deleted"):
+            cur.execute(
+                f"DELETE FROM {track_table} t USING import_duplicates d "  # noqa: S608
+                "WHERE t.id = d.id"
+            )
+        cur.execute("RESET enable_seqscan")
     cur.execute("DROP TABLE import_duplicates")
     return int(count)
 
@@ -492,7 +523,26 @@ def _drop_secondary(cur: Any, tables: list[str]) -> _Secondary:
     return _Secondary([definition for _, definition in indexes], foreign_keys)  # type: ignore[arg-type]
 
 
-def _restore_secondary(cur: Any, saved: _Secondary, phases: dict[str, float]) -> None:
+def _build_saved_index(
+    cur: Any, saved: _Secondary, table: str, column: str, details: dict[str, float]
+) -> None:
+    """Build now, and take off the list, the saved index of `table` on `column` alone."""
+    shape = re.compile(rf" ON (?:\S+\.)?{re.escape(table)} USING btree \({re.escape(column)}\)$")
+    for definition in saved.indexes:
+        if shape.search(definition):
+            with _timed(details, "index " + _index_name(definition)):
+                cur.execute(definition)
+            saved.indexes.remove(definition)
+            return
+
+
+def _index_name(definition: str) -> str:
+    return definition.split(" INDEX ", 1)[1].split()[0]
+
+
+def _restore_secondary(
+    cur: Any, saved: _Secondary, phases: dict[str, float], details: dict[str, float]
+) -> None:
     from psycopg import sql
 
     # fire the checks the duplicate removal queued (Match rows referencing tracks), as above
@@ -500,17 +550,19 @@ def _restore_secondary(cur: Any, saved: _Secondary, phases: dict[str, float]) ->
     cur.execute("SET CONSTRAINTS ALL DEFERRED")
     mark = time.monotonic()
     for definition in saved.indexes:
-        cur.execute(definition)
+        with _timed(details, "index " + _index_name(definition)):
+            cur.execute(definition)
     phases["indexes"] = time.monotonic() - mark
     mark = time.monotonic()
     for table, name, definition in saved.foreign_keys:
         # validated here, with one join per constraint instead of one check per row
-        cur.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                sql.Identifier(table), sql.Identifier(name)
+        with _timed(details, f"key {name}"):
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                    sql.Identifier(table), sql.Identifier(name)
+                )
+                + sql.SQL(definition)
             )
-            + sql.SQL(definition)
-        )
     phases["foreign keys"] = time.monotonic() - mark
 
 
