@@ -66,7 +66,31 @@ def _escape(joined: str) -> str:
     return joined.replace("\x00", "\t")
 
 
-IdAllocator = Callable[[str, int], list[int]]  # (sequence name, how many) -> new ids
+IdAllocator = Callable[[str, int], Sequence[int]]  # (sequence name, how many) -> new ids
+_ID_BLOCK_LOCK = 0x7472_6964  # advisory lock key ("trid"): one block reservation at a time
+
+
+def reserve_ids(execute: Callable[[str, list[Any]], Any], sequence: str, n: int) -> range:
+    """`n` consecutive new ids of `sequence`; `execute(sql, params)` returns a cursor.
+
+    Taking each id with nextval() cost the server ~0.5 us and a result row per id: 17
+    CPU-seconds of the 2 cores for LAION's 37M tracks and identifiers. Here the next id is
+    taken and the sequence set past the block, under a lock that makes the pair atomic among
+    importers (workers and the importer alike). Nothing else takes ids from these sequences on
+    PostgreSQL (the ORM writer serves other databases): a nextval() slipping between the two
+    statements would get an id of the block, and the COPY would then fail on the primary key,
+    not write a row twice.
+    """
+    if n <= 0:
+        return range(0)
+    execute("SELECT pg_advisory_lock(%s)", [_ID_BLOCK_LOCK])
+    try:
+        first = int(execute("SELECT nextval(%s)", [sequence]).fetchone()[0])
+        if n > 1:
+            execute("SELECT setval(%s, %s)", [sequence, first + n - 1])
+    finally:
+        execute("SELECT pg_advisory_unlock(%s)", [_ID_BLOCK_LOCK])
+    return range(first, first + n)
 
 
 @dataclass
@@ -273,11 +297,8 @@ def _worker(conninfo: dict[str, Any], target: Target, todo: Any, out: Any, index
 
         with psycopg.connect(**conninfo, autocommit=True) as conn:
 
-            def allocate(seq: str, n: int) -> list[int]:
-                rows = conn.execute(
-                    "SELECT nextval(%s) FROM generate_series(1, %s)", [seq, n]
-                ).fetchall()
-                return [row[0] for row in rows]
+            def allocate(seq: str, n: int) -> range:
+                return reserve_ids(conn.execute, seq, n)
 
             while (unit := todo.get()) is not None:
                 for chunk in encode_unit(unit, target, allocate):

@@ -562,3 +562,41 @@ def test_a_committed_import_vacuums_so_blocking_reads_stay_index_only():
     after = vacuums()
     assert after["matcher_datasettrack"] == before["matcher_datasettrack"] + 1
     assert after["matcher_trackidentifier"] == before["matcher_trackidentifier"] + 1
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="id blocks are reserved on PostgreSQL sequences",
+)
+def test_id_blocks_reserved_by_importers_side_by_side_never_overlap():
+    import threading
+
+    import psycopg
+
+    from matcher.import_rows import reserve_ids
+    from matcher.importer import _conninfo
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_get_serial_sequence('matcher_trackidentifier', 'id')")
+        sequence = cur.fetchone()[0]
+    blocks: list[range] = []
+
+    def reserve(sizes: list[int]) -> None:
+        with psycopg.connect(**_conninfo(), autocommit=True) as conn:
+            for n in sizes:
+                blocks.append(reserve_ids(conn.execute, sequence, n))
+
+    threads = [
+        threading.Thread(target=reserve, args=([1, 7, 4000, 2, 513] * 20,)) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(blocks) == 300 and all(len(block) for block in blocks)
+    ids = [i for block in blocks for i in block]
+    assert len(ids) == len(set(ids)) == 3 * 20 * (1 + 7 + 4000 + 2 + 513)
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval(%s)", [sequence])
+        assert cur.fetchone()[0] > max(ids)
+    assert reserve_ids(connection.cursor().execute, sequence, 0) == range(0)
