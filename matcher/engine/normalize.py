@@ -971,13 +971,19 @@ def _strip_edges(text: str) -> str:
     return text
 
 
-def _artist_keys(artists: Artists | None) -> set[str]:
+def _credited(left: Artists, artists: Artists | None) -> bool:
+    """Whether `left` names one of `artists`: its key or one of its primary names is among their
+    primary or featured names, or is the key of their whole credit read as one name (computed
+    last: it is rarely needed and costs a fold)."""
     if artists is None:
-        return set()
+        return False
     keys = set(artists.primary) | set(artists.featured)
-    if artists.raw:
-        keys.add(_name_key(artists.raw))
-    return keys
+    if left.key in keys or not keys.isdisjoint(left.primary):
+        return True
+    if not artists.raw:
+        return False
+    whole = _name_key(artists.raw)
+    return left.key == whole or whole in left.primary
 
 
 class _TitleState:
@@ -1163,9 +1169,7 @@ def _split_artist(parts: list[str], artists: Artists | None, st: _TitleState) ->
     if not left.strip() or not "".join(parts[1:]).strip():
         return ""
     left_artists = normalize_artists(left)
-    keys = _artist_keys(artists)
-    matched = bool(keys) and (left_artists.key in keys or bool(set(left_artists.primary) & keys))
-    if not matched and not st.cruft:
+    if not st.cruft and not _credited(left_artists, artists):
         return ""
     del parts[0]
     for f in left_artists.featured:
