@@ -38,6 +38,11 @@ class Command(BaseCommand):
             help="folder with the real sample files (default: ../shared/data)",
         )
         parser.add_argument("--username", default="demo")
+        parser.add_argument(
+            "--address",
+            default="127.0.0.1:8000",
+            help="host:port the server listens on, for the links printed (default: %(default)s)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         data_dir: Path = options["data_dir"]
@@ -72,9 +77,10 @@ class Command(BaseCommand):
             )
         else:
             run = MatchRun.objects.filter(organization=org).first() or MatchRun()
+        site = f"http://{options['address']}"
         self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS("Demo ready: http://127.0.0.1:8000/"))
+        self.stdout.write(self.style.SUCCESS(f"Demo ready: {site}/"))
         self.stdout.write(f"  sign in as: {user.get_username()}")
         self.stdout.write(f"  password:   {password}")
         if run.pk:
-            self.stdout.write(f"  demo report: http://127.0.0.1:8000/runs/{run.pk}/")
+            self.stdout.write(f"  demo report: {site}/runs/{run.pk}/")
