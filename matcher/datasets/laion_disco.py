@@ -112,12 +112,17 @@ def _read_file(path: Path, *, group: int | None = None, first_row: int = 0) -> R
 
 def batch_records(batch: Batch, rows: Sequence[int] | None = None) -> ReaderOutput:
     """The records of `batch` (of the rows at positions `rows` only, when given), in order."""
-    data = batch.data if rows is None else batch.data.take(pa.array(rows, pa.int64()))
     values: dict[str, list[Any]] = {}
     repaired: set[int] = set()  # rows of the batch whose text was not valid UTF-8
-    for i, column in enumerate(batch.columns):
-        values[column], bad = _pylist(data.column(i))
-        repaired |= bad
+    try:
+        data = batch.data if rows is None else batch.data.take(pa.array(rows, pa.int64()))
+        for i, column in enumerate(batch.columns):
+            values[column], bad = _pylist(data.column(i))
+            repaired |= bad
+    except (OSError, pa.ArrowException) as exc:
+        raise DatasetFormatError(
+            f"{batch.file_name}: is damaged after row {batch.first_row} ({exc}); download it again."
+        ) from exc
     empty = [None] * data.num_rows
     positions = range(data.num_rows) if rows is None else rows
     for offset, (position, fields) in enumerate(
