@@ -24,24 +24,12 @@ from matcher import import_laion, import_rows
 from matcher.datasets import laion_disco
 from matcher.import_rows import Chunk, Target
 
-SCHEMA = pa.schema(
-    [
-        ("song_id", pa.string()),
-        ("title", pa.string()),
-        ("artist_names", pa.list_(pa.string())),
-        ("artist_ids", pa.list_(pa.string())),
-        ("album_name", pa.string()),
-        ("album_id", pa.string()),
-        ("isExplicit", pa.bool_()),
-        ("views", pa.string()),
-        ("duration", pa.int64()),
-    ]
-)
 # bench/generate.py, by its plain name as tests/matcher/test_generate.py imports it
 BENCH = str(Path(__file__).resolve().parents[2] / "bench")
 if BENCH not in sys.path:
     sys.path.insert(0, BENCH)
 generate = importlib.import_module("generate")
+SCHEMA = generate.LAION_SCHEMA  # the publisher's column types
 TARGET = Target(version_id=7, track_seq="tracks", ident_seq="idents")
 CHANNEL = "UC" + "a" * 22
 OTHER_CHANNEL = "UC" + "b" * 21 + "-"
