@@ -431,9 +431,9 @@ def _remove_duplicates(
     """Keep each dataset id's first track (by file order, then line); drop later repeats.
 
     `saved` holds the dropped indexes of a big load: the identifiers' index on their track is
-    then built before the repeats' identifiers are deleted, so the deletes find their rows
-    through indexes (LAION, 123k repeats: 17.0 s as two scans of the tables, 25M identifiers
-    and 12.3M tracks), and the index was to be built anyway.
+    then built before the repeats' identifiers are deleted (it was to be built anyway), so both
+    deletes find their rows through indexes. LAION, 123k repeats: 6.4 + 4.7 s, against
+    12.3 + 4.7 s as scans of the 25M identifiers and 12.3M tracks.
     """
     track_table = DatasetTrack._meta.db_table
     ident_table = TrackIdentifier._meta.db_table
