@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from matcher.datasets import laion_disco
 from matcher.engine.keys import prepare
-from matcher.import_rows import Chunk, IdAllocator, Target, encode_records
+from matcher.import_rows import Chunk, IdAllocator, Target, _escape, encode_records
 
 # What Python's str.strip() removes (str.isspace), as an RE2 character class.
 _SPACE = "".join(f"\\x{{{code:x}}}" for code in range(sys.maxunicode + 1) if chr(code).isspace())
@@ -107,10 +107,11 @@ def _matches(array: pa.Array, pattern: str) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(array, pattern), False)
 
 
-def _rows_of(list_array: pa.Array, bad_values: pa.Array, n: int) -> pa.Array:
-    """Which of the n rows hold at least one of the list values flagged in `bad_values`."""
-    parents = pc.filter(pc.list_parent_indices(list_array), bad_values)
-    return pc.is_in(pa.array(range(n), pa.int64()), value_set=pc.cast(parents, pa.int64()))
+def _rows_of(parents: pa.Array, bad_values: pa.Array, n: int) -> pa.Array:
+    """Which of the n rows hold at least one of the list values flagged in `bad_values`;
+    `parents` gives each value's row (pc.list_parent_indices)."""
+    bad_rows = pc.cast(pc.filter(parents, bad_values), pa.int64())
+    return pc.is_in(pa.array(range(n), pa.int64()), value_set=bad_rows)
 
 
 def _plain_rows(c: dict[str, pa.Array], n: int) -> pa.Array:
@@ -125,30 +126,24 @@ def _plain_rows(c: dict[str, pa.Array], n: int) -> pa.Array:
     # float('inf') is kept by the record path and written as "inf": leave it to that path
     plain = pc.and_(plain, pc.invert(pc.fill_null(pc.is_inf(c["duration"]), False)))
 
-    names = c["artist_names"]
-    flat = pc.list_flatten(names)
-    channels = c["artist_ids"]
-    if any(
-        len(pc.list_flatten(lists)) != len(pc.list_parent_indices(lists))
-        for lists in (names, channels)
-    ):
+    names, channels = c["artist_names"], c["artist_ids"]
+    name_values, name_rows = pc.list_flatten(names), pc.list_parent_indices(names)
+    channel_values, channel_rows = pc.list_flatten(channels), pc.list_parent_indices(channels)
+    if len(name_values) != len(name_rows) or len(channel_values) != len(channel_rows):
         # values under null lists (legal in Arrow, not written by Parquet readers)
         return pa.array([False] * n)
-    if len(flat):
-        bad = pc.invert(_matches(flat, _PLAIN_TEXT))
-        plain = pc.and_(plain, pc.invert(_rows_of(names, bad, n)))
-    flat = pc.list_flatten(channels)
-    if len(flat):
-        bad = pc.invert(_matches(flat, _CHANNEL_ID))
+    if len(name_values):
+        bad = pc.invert(_matches(name_values, _PLAIN_TEXT))
+        plain = pc.and_(plain, pc.invert(_rows_of(name_rows, bad, n)))
+    if len(channel_values):
+        bad = pc.invert(_matches(channel_values, _CHANNEL_ID))
         # a channel listed twice for one track: the record path keeps it once
-        keys = pc.binary_join_element_wise(
-            pc.cast(pc.list_parent_indices(channels), pa.string()), flat, "/"
-        )
+        keys = pc.binary_join_element_wise(pc.cast(channel_rows, pa.string()), channel_values, "/")
         counts = pc.value_counts(keys)
         repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
         if len(repeated):
             bad = pc.or_(bad, pc.is_in(keys, value_set=repeated))
-        plain = pc.and_(plain, pc.invert(_rows_of(channels, bad, n)))
+        plain = pc.and_(plain, pc.invert(_rows_of(channel_rows, bad, n)))
     return plain
 
 
@@ -226,7 +221,7 @@ def _plain_text(
         "",
         pc.binary_join_element_wise(_URL_PREFIX, song, ""),
         _extra(take),
-        _copy_escape(pa.array([batch.file_name[:255]], _TEXT))[0].as_py(),
+        _escape(batch.file_name[:255]),  # a file name holds no NUL
         _keys(artist_keys),
         _keys(title_keys),
         _keys(artists_norm),

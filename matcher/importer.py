@@ -530,14 +530,16 @@ def _build_saved_index(
     shape = re.compile(rf" ON (?:\S+\.)?{re.escape(table)} USING btree \({re.escape(column)}\)$")
     for definition in saved.indexes:
         if shape.search(definition):
-            with _timed(details, "index " + _index_name(definition)):
-                cur.execute(definition)
+            _build_index(cur, definition, details)
             saved.indexes.remove(definition)
             return
 
 
-def _index_name(definition: str) -> str:
-    return definition.split(" INDEX ", 1)[1].split()[0]
+def _build_index(cur: Any, definition: str, details: dict[str, float]) -> None:
+    """Run a CREATE INDEX statement, timed in `details` under the index's name."""
+    name = definition.split(" INDEX ", 1)[1].split()[0]
+    with _timed(details, f"index {name}"):
+        cur.execute(definition)
 
 
 def _restore_secondary(
@@ -550,8 +552,7 @@ def _restore_secondary(
     cur.execute("SET CONSTRAINTS ALL DEFERRED")
     mark = time.monotonic()
     for definition in saved.indexes:
-        with _timed(details, "index " + _index_name(definition)):
-            cur.execute(definition)
+        _build_index(cur, definition, details)
     phases["indexes"] = time.monotonic() - mark
     mark = time.monotonic()
     for table, name, definition in saved.foreign_keys:

@@ -100,9 +100,13 @@ def batches(path: Path, *, group: int | None = None, first_row: int = 0) -> Iter
             yield Batch(name, batch, columns, row)
             row += batch.num_rows
     except (OSError, pa.ArrowException) as exc:
-        raise DatasetFormatError(
-            f"{name}: is damaged after row {row} ({exc}); download it again."
-        ) from exc
+        raise _damaged(name, row, exc) from exc
+
+
+def _damaged(file_name: str, row: int, exc: Exception) -> DatasetFormatError:
+    return DatasetFormatError(
+        f"{file_name}: is damaged after row {row} ({exc}); download it again."
+    )
 
 
 def _read_file(path: Path, *, group: int | None = None, first_row: int = 0) -> ReaderOutput:
@@ -120,9 +124,7 @@ def batch_records(batch: Batch, rows: Sequence[int] | None = None) -> ReaderOutp
             values[column], bad = _pylist(data.column(i))
             repaired |= bad
     except (OSError, pa.ArrowException) as exc:
-        raise DatasetFormatError(
-            f"{batch.file_name}: is damaged after row {batch.first_row} ({exc}); download it again."
-        ) from exc
+        raise _damaged(batch.file_name, batch.first_row, exc) from exc
     empty = [None] * data.num_rows
     positions = range(data.num_rows) if rows is None else rows
     for offset, (position, fields) in enumerate(
