@@ -36,7 +36,7 @@ def _rss_mb() -> float:
 
 def measure(name: str, xlsx: bool) -> dict[str, object]:
     setup_django()
-    from matcher.exports import report_csv_lines, report_xlsx_write
+    from matcher.reports.exports import report_csv_lines, report_xlsx_write
 
     run = find_run(name)
     start_rss = _rss_mb()

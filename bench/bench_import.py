@@ -210,7 +210,7 @@ def child(files: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from matcher.importer import dataset_import
+    from matcher.datasets.importer import dataset_import
 
     summary = dataset_import(
         slug="laion-disco-12m", paths=[Path(f) for f in files], file_format="laion-disco-12m"

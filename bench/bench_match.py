@@ -12,8 +12,8 @@ The catalog is built from the dataset itself (seeded): 30% of rows are dataset t
 typo, a case change or a remaster tag, 70% pair a dataset artist with another track's title
 (the artist is there, the song is not: the costly case for artist-key blocking). It is uploaded
 through uploads.services.catalog_create (not timed), then the run's chunks are matched by
-`matcher.services.match_chunk_process`, in-process, by 2 forked processes taking chunks in turn:
-a Celery prefork worker with the default concurrency of 2 on this 2-core machine, without the
+`matcher.runs.services.match_chunk_process`, in-process, by 2 forked processes taking chunks in
+turn: a Celery prefork worker with the default concurrency of 2 on this 2-core machine, without the
 broker. Reported: rows/s over the timed matching, candidates per row, the kinds found, and the
 peak RSS of a matching process.
 """
@@ -44,7 +44,7 @@ from django.db.models import Avg, Count, Max, Min  # noqa: E402
 
 from accounts.services import organization_get_or_create  # noqa: E402
 from matcher.models import Dataset, DatasetTrack, RowResult  # noqa: E402
-from matcher.services import match_chunk_process, match_run_begin, match_run_create  # noqa: E402
+from matcher.runs.services import match_chunk_process, match_run_begin, match_run_create  # noqa: E402
 from uploads.services import catalog_create  # noqa: E402
 
 
@@ -204,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     dataset_rows = DatasetTrack.objects.filter(version_id__in=version_ids).count()
     started = time.perf_counter()
     if args.no_typo_round:
-        import matcher.services
+        import matcher.runs.services
 
-        matcher.services.one_typo_keys = lambda **kwargs: {}  # type: ignore[assignment]
+        matcher.runs.services.one_typo_keys = lambda **kwargs: {}  # type: ignore[assignment]
     if args.absent:
         data = absent_catalog_csv(args.catalog_rows, args.seed)
     else:

@@ -18,7 +18,7 @@ variation, each labelled with the dataset row it must match and the kind expecte
   Distractors are also added to the dataset: covers and live versions of sampled songs.
 
 The engine runs in-process and without a database: `prepare` on both sides, blocking that mirrors
-matcher.services.block_candidates (exact title/artist keys with the same caps, then key-prefix
+matcher.runs.services.block_candidates (exact title/artist keys with the same caps, then key-prefix
 ranges for the rows without a confident match) done with dicts and a sorted key list, then
 the service's `Screen` and `rank_candidates`. A row's prediction is its best match.
 Never reads ../shared/holdout.
@@ -304,7 +304,7 @@ class PureIndex:
         return [] if len(ids) > KEY_CAP else ids
 
     def one_typo(self, column: str, key: str) -> list[int]:
-        """Tracks whose key is one typo from `key` (as matcher.search.one_typo_keys finds keys),
+        """Tracks whose key is one typo from `key` (as search.selectors.one_typo_keys finds keys),
         keys with more than PREFIX_CAP tracks left out as block_candidates does."""
         if len(key) < ONE_EDIT_MIN_LEN:
             return []
@@ -332,7 +332,7 @@ def screened_ranking(
     found: dict[int, str],
     thresholds: Thresholds,
 ) -> list[tuple[Score, int]]:
-    """As matcher.services._score: identifier candidates always, the rest through the screen."""
+    """As the service's _score: identifier candidates always, the rest through the screen."""
     passed = [i for i, ident in found.items() if ident]
     passed += screen.keep(
         (i, index.sides[i].title_key, index.sides[i].artists_norm)

@@ -228,7 +228,7 @@ def run(url: str, n: int, seed: int, warmup: int) -> None:
     import django
 
     django.setup()
-    from matcher.search import dataset_search, search_suggest
+    from matcher.search.selectors import dataset_search, search_suggest
 
     queries = make_queries(n + warmup, seed)
     print(f"== {n} search queries (+{warmup} warm-up), seed {seed}; load {load()}", flush=True)
@@ -281,7 +281,7 @@ def run(url: str, n: int, seed: int, warmup: int) -> None:
     # the same queries through the API (routing, validation, throttle check, JSON)
     from django.test import Client
 
-    from matcher.search_views import SearchAnonThrottle
+    from matcher.search.views import SearchAnonThrottle
 
     SearchAnonThrottle.THROTTLE_RATES = {"search_anon": "1000000/minute"}
     client = Client()

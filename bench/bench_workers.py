@@ -47,7 +47,7 @@ from django.db import connection  # noqa: E402
 from accounts.services import organization_get_or_create  # noqa: E402
 from config.celery import app  # noqa: E402
 from matcher.models import Dataset, DatasetTrack, MatchRun  # noqa: E402
-from matcher.services import match_run_start  # noqa: E402
+from matcher.runs.services import match_run_start  # noqa: E402
 from uploads.models import Catalog  # noqa: E402
 from uploads.services import catalog_create  # noqa: E402
 

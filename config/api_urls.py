@@ -1,4 +1,4 @@
-"""REST API routes, mounted at /api/ (the dataset search, /api/search/, is in matcher.search_urls).
+"""REST API routes, mounted at /api/ (the dataset search, /api/search/, is in matcher.search.urls).
 
 The OpenAPI 3 schema is at /api/schema/ and its documentation page at /api/docs/.
 """

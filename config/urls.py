@@ -10,7 +10,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("uploads.urls")),
     path("", include("matcher.urls")),
-    path("", include("matcher.search_urls")),
+    path("", include("matcher.search.urls")),
     path("api/", include("config.api_urls")),
     path("admin/", admin.site.urls),
 ]

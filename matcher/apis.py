@@ -30,9 +30,11 @@ from config.api import (
     organization_id_of,
     require_role,
 )
-from matcher import exports, review, selectors, services
 from matcher.models import Dataset, DatasetVersion, Match, MatchRun, Verdict
-from matcher.progress import run_progress
+from matcher.reports import exports, selectors
+from matcher.review import services as review
+from matcher.runs import services
+from matcher.runs.progress import run_progress
 
 # --- shared representations -------------------------------------------------------------------
 

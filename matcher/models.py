@@ -108,7 +108,7 @@ class DatasetTrack(models.Model):
         # artist key and a range of title keys). The two key indexes carry every column the
         # scorer needs (INCLUDE, on PostgreSQL), so those reads never visit the table: about
         # 20x faster against 22M rows, for 2.2 GB each instead of 0.6 GB (docs/benchmarks.md).
-        # matcher.services._TRACK_FIELDS lists the same columns.
+        # matcher.runs.services._TRACK_FIELDS lists the same columns.
         indexes = [
             models.Index(
                 fields=["title_key", "artist_key"], include=COVERED, name="track_title_cover"
@@ -386,7 +386,7 @@ class VerdictEvent(models.Model):
 class SearchTerm(models.Model):
     """One distinct artist or title key of the datasets' current versions, for the public search.
 
-    Rebuilt after each import by `matcher.search.search_terms_refresh`. Typo-tolerant lookups
+    Rebuilt after each import by `search_terms_refresh` (matcher.search). Typo-tolerant lookups
     run on these distinct keys (indexes of migration 0004) rather than on the tens of millions
     of tracks they stand for.
     """

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
-from matcher import services, watchdog
+from matcher.runs import services, watchdog
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import READ, REVIEW, UPLOAD, role_allows
 from accounts.selectors import role_in
-from matcher import exports, review, selectors, services
 from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
-from matcher.progress import HTMX_STOP_POLLING, POLL_SECONDS, RunProgress, run_progress
+from matcher.reports import exports, selectors
+from matcher.review import services as review
+from matcher.runs import services
+from matcher.runs.progress import HTMX_STOP_POLLING, POLL_SECONDS, RunProgress, run_progress
 from uploads.forms import RunStartForm
 
 ROWS_PER_PAGE = 25  # a page of the report stays readable on a phone (one block per row)

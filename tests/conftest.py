@@ -77,7 +77,7 @@ def charlie(other_label):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def generic_dataset(db):  # type: ignore[no-untyped-def]
     """The hand-written generic CSV dataset in tests/data, imported."""
-    from matcher.importer import dataset_import
+    from matcher.datasets.importer import dataset_import
 
     dataset_import(
         slug="demo-generic",
@@ -198,7 +198,7 @@ def celery_worker_process(transactional_db) -> Iterator[WorkerProcess]:  # type:
 @pytest.fixture
 def stack(transactional_db, tmp_path) -> Path:  # type: ignore[no-untyped-def]
     """PostgreSQL and Redis for worker processes, with the skeleton sample dataset imported."""
-    from matcher.importer import dataset_import
+    from matcher.datasets.importer import dataset_import
 
     _require_worker_stack()
     celery_app.control.purge()

@@ -20,7 +20,12 @@ from django.db import connection
 from accounts.services import organization_get_or_create
 from config.celery import app as celery_app
 from matcher.models import Match, MatchChunk, MatchRun, RowResult
-from matcher.services import match_run_begin, match_run_cancel, match_run_create, match_run_start
+from matcher.runs.services import (
+    match_run_begin,
+    match_run_cancel,
+    match_run_create,
+    match_run_start,
+)
 from tests.conftest import REPO, WorkerProcess, subprocess_env
 from uploads.models import Catalog
 from uploads.services import catalog_create

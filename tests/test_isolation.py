@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from matcher.models import Match, MatchRun
-from matcher.services import match_run_start
+from matcher.runs.services import match_run_start
 from tests.factories import PASSWORD
 from uploads.services import catalog_create
 
@@ -18,7 +18,7 @@ SKELETON = Path(__file__).parent / "data" / "skeleton"
 
 @pytest.fixture
 def alices_run(transactional_db, label, alice):  # type: ignore[no-untyped-def]
-    from matcher.importer import dataset_import
+    from matcher.datasets.importer import dataset_import
 
     dataset_import(
         slug="spotify-sample",

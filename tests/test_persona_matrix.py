@@ -38,7 +38,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken, Invitation, Membership
 from accounts.services import api_token_create, invitation_create
 from matcher.models import Match, MatchRun
-from matcher.services import match_run_start
+from matcher.runs.services import match_run_start
 from uploads.services import catalog_create, pending_upload_create
 
 OK, LOGIN, UNAUTH, DENY, HIDE, NOPE, GONE = "ok", "login", "401", "403", "404", "405", "410"

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.services import organization_get_or_create
 from matcher.models import MatchRun
-from matcher.services import match_run_start
+from matcher.runs.services import match_run_start
 from tests.conftest import WorkerProcess
 from tests.test_faults import SKELETON, _catalog, _run, _wait
 from uploads.services import catalog_create

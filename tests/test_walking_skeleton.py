@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from matcher.models import Match, MatchRun, RowResult
-from matcher.selectors import report_summary
+from matcher.reports.selectors import report_summary
 from tests.factories import PASSWORD
 
 SKELETON = Path(__file__).parent / "data" / "skeleton"

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from accounts.services import organization_get_or_create
 from matcher.models import MatchChunk, MatchRun, RowResult
-from matcher.services import match_run_start
+from matcher.runs.services import match_run_start
 from uploads.services import catalog_create
 
 SKELETON = Path(__file__).parent / "data" / "skeleton"

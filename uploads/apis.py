@@ -32,9 +32,9 @@ from config.api import (
     organization_id_of,
     require_role,
 )
-from matcher import selectors as matcher_selectors
 from matcher.apis import RunSerializer, datasets_from_slugs
 from matcher.models import MatchRun
+from matcher.reports import selectors as matcher_selectors
 from uploads import selectors
 from uploads.columns import FIELDS
 from uploads.models import Catalog, PendingUpload

@@ -29,7 +29,7 @@ from accounts.models import Organization
 from matcher.engine.identifiers import spotify_track_id, youtube_video_id
 from matcher.engine.normalize import fold
 from matcher.models import Dataset, MatchRun
-from matcher.services import MatchRunError, match_run_release, match_run_start
+from matcher.runs.services import MatchRunError, match_run_release, match_run_start
 from uploads.columns import mapping_headers
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
 from uploads.parsing import (
@@ -606,7 +606,7 @@ def catalog_delete(*, catalog: Catalog) -> None:
     Runs still going are cancelled first, so their workers stop at their next chunk. The verdict
     audit trail stays (its events keep their values; their link to the match becomes empty).
     """
-    from matcher.services import match_run_cancel
+    from matcher.runs.services import match_run_cancel
 
     path = stored_file_path(catalog.stored_file)
     with transaction.atomic():

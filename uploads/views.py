@@ -19,8 +19,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Membership
 from accounts.permissions import READ, UPLOAD, role_allows
 from accounts.selectors import role_in
-from matcher.progress import HTMX_STOP_POLLING, POLL_SECONDS, run_progress
-from matcher.selectors import catalogs_for_user
+from matcher.reports.selectors import catalogs_for_user
+from matcher.runs.progress import HTMX_STOP_POLLING, POLL_SECONDS, run_progress
 from uploads import selectors
 from uploads.columns import FIELDS
 from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm, RunStartForm

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from accounts.models import Organization
 from accounts.services import api_token_create
 from matcher.models import Match, MatchRun
-from matcher.services import match_run_start
+from matcher.runs.services import match_run_start
 from uploads.models import Catalog
 from uploads.services import catalog_create
 
@@ -47,7 +47,7 @@ def as_(label, other_label, alice, bob, rita, charlie) -> Callable[[str], APICli
 
 @pytest.fixture
 def skeleton_dataset(db):  # type: ignore[no-untyped-def]
-    from matcher.importer import dataset_import
+    from matcher.datasets.importer import dataset_import
 
     dataset_import(
         slug="spotify-sample", paths=[SKELETON / "tracks_generic.csv"], file_format="generic-csv"

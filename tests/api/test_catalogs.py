@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
-from matcher.services import match_run_create
+from matcher.runs.services import match_run_create
 from tests.api.conftest import SKELETON, error_of, stored_catalog
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
 from uploads.selectors import stored_file_path

@@ -12,7 +12,7 @@ from tests.api.conftest import SKELETON, token_client
 
 
 def test_upload_to_export_through_the_api(transactional_db, label, bob, rita):
-    from matcher.importer import dataset_import
+    from matcher.datasets.importer import dataset_import
 
     dataset_import(
         slug="spotify-sample", paths=[SKELETON / "tracks_generic.csv"], file_format="generic-csv"

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
-from matcher.services import match_run_create
+from matcher.runs.services import match_run_create
 from tests.api.conftest import error_of, stored_catalog
 
 # --- the persona matrix -----------------------------------------------------------------------

@@ -186,7 +186,7 @@ def e2e_catalog(tmp_path: Path) -> E2ECatalog:
 @pytest.fixture
 def e2e_datasets(stack: Path) -> list[str]:
     """The stack's sample dataset, plus a second one publishing a part of the same tracks."""
-    from matcher.importer import dataset_import
+    from matcher.datasets.importer import dataset_import
 
     second = stack / f"{SECOND_DATASET}.csv"
     tracks = _sample_tracks()[:SECOND_DATASET_TRACKS]
@@ -196,8 +196,8 @@ def e2e_datasets(stack: Path) -> list[str]:
         for t in tracks:
             writer.writerow({**t, "track_id": f"m-{t['track_id']}", "url": ""})
     dataset_import(slug=SECOND_DATASET, paths=[second], file_format="generic-csv")
-    # The public search reads terms rebuilt after imports (matcher.search).
-    from matcher.search import search_terms_refresh
+    # The public search reads terms rebuilt after imports (matcher.search.selectors).
+    from matcher.search.selectors import search_terms_refresh
 
     search_terms_refresh()
     return ["spotify-sample", SECOND_DATASET]

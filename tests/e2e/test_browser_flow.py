@@ -152,7 +152,7 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
     assert run.chunk_count == -(-e2e_catalog.rows // CHUNK_ROWS)
 
     # The report: found counts per dataset, as the database has them.
-    from matcher.selectors import report_summary
+    from matcher.reports.selectors import report_summary
 
     summary = report_summary(run)
     found = {d.slug: d.found for d in summary.datasets}
@@ -238,7 +238,7 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
 @pytest.fixture
 def finished_run(label, stack):  # type: ignore[no-untyped-def]
     """A finished run of the label's skeleton catalog (tasks run in-process: no worker)."""
-    from matcher.services import match_run_start
+    from matcher.runs.services import match_run_start
     from uploads.services import catalog_create
 
     with (DATA / "skeleton" / "catalog.csv").open("rb") as fh:

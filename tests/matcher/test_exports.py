@@ -14,8 +14,8 @@ import pytest
 from django.http import HttpRequest
 from django.urls import reverse
 
-from matcher import review
-from matcher.exports import (
+from matcher.models import DatasetTrack
+from matcher.reports.exports import (
     COLUMNS,
     CONTRACT_COLUMNS,
     REVIEW_COLUMNS,
@@ -25,7 +25,7 @@ from matcher.exports import (
     report_csv_lines,
     report_xlsx_write,
 )
-from matcher.models import DatasetTrack
+from matcher.review import services as review
 from tests.factories import PASSWORD
 from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
 

@@ -1,8 +1,8 @@
 """LAION batches encoded column by column give what the record path gives (no database needed).
 
-The record path (reader -> TrackRecord -> matcher.import_rows) is the reference: it strips, reads
-ids out of URLs, repairs text and lists problems. matcher.import_laion must write the same tracks
-and identifiers for every row, taking the rows it cannot treat as plain through that path.
+The record path (reader -> TrackRecord -> datasets.copy_text) is the reference: it strips,
+reads ids out of URLs, repairs text and lists problems. datasets.laion_copy must write the same
+tracks and identifiers for every row, taking the rows it cannot treat as plain through that path.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher import import_laion, import_rows
+from matcher.datasets import copy_text as import_rows
+from matcher.datasets import laion_copy as import_laion
 from matcher.datasets import laion_disco
-from matcher.import_rows import Chunk, Target
+from matcher.datasets.copy_text import Chunk, Target
 
 # bench/generate.py, by its plain name as tests/matcher/test_generate.py imports it
 BENCH = str(Path(__file__).resolve().parents[2] / "bench")

@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher.import_rows import _extra_json
+from matcher.datasets.copy_text import _extra_json
 
 # text as the readers give it: any character but lone surrogates (the JSON reader replaces them)
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)

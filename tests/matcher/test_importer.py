@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from matcher.importer import DatasetImportError, dataset_import
+from matcher.datasets.importer import DatasetImportError, dataset_import
 from matcher.models import Dataset, DatasetTrack, DatasetVersion, TrackIdentifier
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "datasets"
@@ -573,8 +573,8 @@ def test_id_blocks_reserved_by_importers_side_by_side_never_overlap():
 
     import psycopg
 
-    from matcher.import_rows import reserve_ids
-    from matcher.importer import _conninfo
+    from matcher.datasets.copy_text import reserve_ids
+    from matcher.datasets.importer import _conninfo
 
     with connection.cursor() as cur:
         cur.execute("SELECT pg_get_serial_sequence('matcher_trackidentifier', 'id')")

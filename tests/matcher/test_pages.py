@@ -13,8 +13,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from matcher import review, selectors
 from matcher.models import MatchRun
+from matcher.reports import selectors
+from matcher.review import services as review
 from matcher.templatetags.trainwatch import duration, optional_url
 from tests.factories import PASSWORD
 from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run

@@ -11,7 +11,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from matcher import review
 from matcher.models import (
     Dataset,
     DatasetTrack,
@@ -20,12 +19,13 @@ from matcher.models import (
     MatchRun,
     RowResult,
 )
-from matcher.selectors import (
+from matcher.reports.selectors import (
     ReportFilters,
     report_breakdown,
     report_summary,
     row_table,
 )
+from matcher.review import services as review
 from tests.factories import PASSWORD
 from uploads.models import Catalog, CatalogRow
 

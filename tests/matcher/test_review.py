@@ -8,9 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 
-from matcher import review
 from matcher.models import AppendOnlyError, Verdict, VerdictEvent
-from matcher.selectors import ReportFilters, filtered_matches, previous_run, run_diff
+from matcher.reports.selectors import ReportFilters, filtered_matches, previous_run, run_diff
+from matcher.review import services as review
 from tests.factories import PASSWORD
 from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
 

@@ -11,11 +11,16 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from matcher import search
-from matcher.importer import dataset_import
+from matcher.datasets.importer import dataset_import
 from matcher.models import SearchTerm
-from matcher.search import SearchQueryError, dataset_search, search_suggest, search_terms_refresh
-from matcher.search_views import SearchAnonThrottle
+from matcher.search import selectors as search
+from matcher.search.selectors import (
+    SearchQueryError,
+    dataset_search,
+    search_suggest,
+    search_terms_refresh,
+)
+from matcher.search.views import SearchAnonThrottle
 
 HEADER = "track_id,artist,title,album,duration_s,isrc,url\n"
 FIRST = (

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from matcher.models import MatchChunk, MatchRun, RowResult
-from matcher.services import MatchRunError, match_run_start
+from matcher.runs.services import MatchRunError, match_run_start
 from tests.factories import PASSWORD
 from uploads import services, tasks
 from uploads.models import Catalog, CatalogRow, PendingUpload

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from matcher.importer import dataset_import
+from matcher.datasets.importer import dataset_import
 from matcher.models import MatchRun, RowResult
 from tests.factories import PASSWORD
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from matcher.datasets.importer import DatasetImportError, dataset_import
 from matcher.datasets.registry import FORMATS
-from matcher.importer import DatasetImportError, dataset_import
 
 
 class Progress:

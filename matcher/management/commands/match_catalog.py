@@ -15,9 +15,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import organization_get_or_create
-from matcher.exports import report_csv_write
 from matcher.models import Dataset, MatchRun
-from matcher.services import MatchRunError, match_run_start
+from matcher.reports.exports import report_csv_write
+from matcher.runs.services import MatchRunError, match_run_start
 from uploads.services import UploadError, catalog_create
 
 

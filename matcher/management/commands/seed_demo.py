@@ -17,9 +17,9 @@ from django.db import transaction
 
 from accounts.models import Role
 from accounts.services import membership_set, organization_get_or_create
-from matcher.importer import DatasetImportError, dataset_import
+from matcher.datasets.importer import DatasetImportError, dataset_import
 from matcher.models import MatchRun
-from matcher.services import match_run_start
+from matcher.runs.services import match_run_start
 from uploads.models import Catalog
 from uploads.services import catalog_create
 

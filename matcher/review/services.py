@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from accounts.permissions import REVIEW, role_allows
 from accounts.selectors import role_in
-from matcher import selectors
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
+from matcher.reports import selectors
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from matcher import search_views
+from matcher.search import views as search_views
 
 urlpatterns = [
     path("search/", search_views.search, name="search"),

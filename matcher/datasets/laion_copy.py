@@ -1,6 +1,6 @@
 """LAION-DISCO-12M record batches straight to COPY text, column by column.
 
-The record path (reader -> TrackRecord -> matcher.import_rows) spends about 20 µs of Python per
+The record path (reader -> TrackRecord -> datasets.copy_text) spends about 20 µs of Python per
 row on top of normalization: building records, identifiers, JSON, escaping and joining text. Here
 Arrow's compute functions check the rows and build every column that needs no normalization, in
 C++, and Python only normalizes (matcher.engine.keys.prepare).
@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from matcher.datasets import laion_disco
+from matcher.datasets.copy_text import Chunk, IdAllocator, Target, _escape, encode_records
 from matcher.engine.keys import prepare
-from matcher.import_rows import Chunk, IdAllocator, Target, _escape, encode_records
 
 # What Python's str.strip() removes (str.isspace), as an RE2 character class.
 _SPACE = "".join(f"\\x{{{code:x}}}" for code in range(sys.maxunicode + 1) if chr(code).isspace())
@@ -148,7 +148,7 @@ def _plain_rows(c: dict[str, pa.Array], n: int) -> pa.Array:
 
 
 def _copy_escape(array: pa.Array) -> pa.Array:
-    """COPY text escaping (as matcher.import_rows._escape); plain rows hold no NUL."""
+    """COPY text escaping (as matcher.datasets.copy_text._escape); plain rows hold no NUL."""
     if not pc.any(_matches(array, _COPY_SPECIAL)).as_py():
         return array
     for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):

@@ -5,7 +5,7 @@ in batches: COPY on PostgreSQL, bulk inserts elsewhere. One import is one transa
 failed import leaves nothing behind. Identical files are recognised by their SHA-256 and not
 imported twice.
 
-On PostgreSQL, big inputs are read and normalized by worker processes (matcher.import_rows)
+On PostgreSQL, big inputs are read and normalized by worker processes (matcher.datasets.copy_text)
 while this process COPYs their output; a very large import into a comparatively small table
 drops the track tables' secondary indexes and foreign keys, and rebuilds them after the load
 (building an index once is several times faster than maintaining it row by row). Both happen
@@ -31,13 +31,13 @@ from django.db import connection, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from matcher import import_rows
+from matcher.datasets import copy_text as import_rows
 from matcher.datasets.base import DatasetFormatError, ImportProblem, TrackRecord
 from matcher.datasets.registry import FORMATS, KNOWN_DATASETS
 from matcher.engine.keys import prepare
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Dataset, DatasetTrack, DatasetVersion, TrackIdentifier
-from matcher.search import search_terms_add, search_terms_refresh
+from matcher.search.selectors import search_terms_add, search_terms_refresh
 
 logger = logging.getLogger(__name__)
 

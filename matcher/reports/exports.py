@@ -22,10 +22,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from matcher import review
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Match, MatchRun, Verdict
-from matcher.selectors import ReportLine, report_lines, report_summary
+from matcher.reports.selectors import ReportLine, report_lines, report_summary
+from matcher.review import services as review
 
 # The command-line contract's columns come first and keep their names and order.
 CONTRACT_COLUMNS = (

@@ -691,7 +691,7 @@ def search_terms_add(version_id: int) -> int:
     Gives the terms a full rebuild would (tests/matcher/test_search_terms.py): per key the track
     counts add up and the displays combine (_COMBINED_DISPLAY). It costs in proportion to the new
     version, not to all datasets, but maintains the indexes row by row, so a rebuild is cheaper
-    when the version is a large share of the tracks (matcher.importer decides).
+    when the version is a large share of the tracks (matcher.datasets.importer decides).
     """
     with transaction.atomic():
         if connection.vendor != "postgresql":

@@ -16,7 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from matcher.models import MatchChunk, MatchRun
-from matcher.services import match_run_fail
+from matcher.runs.services import match_run_fail
 
 logger = logging.getLogger(__name__)
 

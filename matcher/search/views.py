@@ -18,7 +18,7 @@ from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, User
 from rest_framework.views import APIView
 
 from config.api import error_responses
-from matcher.search import (
+from matcher.search.selectors import (
     MAX_LIMIT,
     MAX_QUERY_CHARS,
     SearchQueryError,

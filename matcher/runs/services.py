@@ -53,8 +53,8 @@ from matcher.models import (
     RowResult,
     TrackIdentifier,
 )
-from matcher.review import report_prepare
-from matcher.search import RANGE_END, index_reads, one_typo_keys
+from matcher.review.services import report_prepare
+from matcher.search.selectors import RANGE_END, index_reads, one_typo_keys
 from uploads.models import Catalog, CatalogRow
 
 logger = logging.getLogger(__name__)
@@ -518,7 +518,7 @@ def block_candidates(
     at all). Round 2, only for rows whose exact keys both found nothing and without an
     identifier, exact or strong match: range scans on the leading half of both keys (see
     keys.prefix_key). Round 3, for those still without one: the existing keys one typo away from
-    each of the row's keys (matcher.search.one_typo_keys), looked up exactly.
+    each of the row's keys (matcher.search.selectors.one_typo_keys), looked up exactly.
     """
     by_query: dict[int, list[tuple[Score, int]]] = {}
     notes: dict[int, list[str]] = defaultdict(list)

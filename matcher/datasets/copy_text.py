@@ -272,12 +272,12 @@ def unit_records(unit: Unit) -> Iterator[TrackRecord | ImportProblem]:
 
 def encode_unit(unit: Unit, target: Target, allocate: IdAllocator) -> Iterator[Chunk]:
     """The chunks of one unit of work. LAION row groups are encoded column by column
-    (matcher.import_laion), one chunk per record batch; other formats record by record."""
+    (matcher.datasets.laion_copy), one chunk per record batch; other formats record by record."""
     _, paths, groups = unit
     if groups is None:
         yield from encode(unit_records(unit), target, allocate)
         return
-    from matcher import import_laion
+    from matcher.datasets import laion_copy as import_laion
     from matcher.datasets import laion_disco
 
     for batch in laion_disco.row_group_batches(Path(paths[0]), groups):
