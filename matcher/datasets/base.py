@@ -1,7 +1,8 @@
 """What every dataset reader yields: one TrackRecord per source track, or an ImportProblem.
 
-Readers are plain Python (no Django) so they can be tested and benchmarked alone; the loader in
-matcher/services.py turns records into database rows (COPY on PostgreSQL, bulk inserts on SQLite).
+Readers are plain Python (no Django) so they can be tested and benchmarked alone; the importer
+(matcher.datasets.importer) turns records into database rows (COPY on PostgreSQL, bulk inserts
+on SQLite).
 """
 
 from __future__ import annotations
@@ -44,6 +45,27 @@ ReaderOutput = Iterator[TrackRecord | ImportProblem]
 
 class Reader(Protocol):
     def __call__(self, paths: Sequence[Path]) -> ReaderOutput: ...
+
+
+# An independent piece of an import, for the worker processes: (format, paths, parquet row
+# groups or None). Plain values, so it pickles into a spawned process.
+Unit = tuple[str, list[str], list[int] | None]
+
+
+def units_per_file(file_format: str, paths: Sequence[Path]) -> list[Unit]:
+    """The default plan: each file is read on its own."""
+    return [(file_format, [str(path)], None) for path in paths]
+
+
+def units_all_files(file_format: str, paths: Sequence[Path]) -> list[Unit]:
+    """One unit for all the files (a format whose tracks are merged across files)."""
+    return [(file_format, [str(path) for path in paths], None)]
+
+
+def rows_by_size(paths: Sequence[Path]) -> int:
+    """A row count estimate for text formats: a line is rarely under 100 bytes (lyrics make
+    JSON lines far longer)."""
+    return sum(path.stat().st_size for path in paths) // 100
 
 
 class DatasetFormatError(Exception):

@@ -10,17 +10,12 @@ inside the import's transaction.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import queue as queue_module
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _json_string
-from pathlib import Path
 from typing import Any
 
-from matcher.datasets.base import DatasetFormatError, ImportProblem, TrackRecord
+from matcher.datasets.base import ImportProblem, TrackRecord
 from matcher.engine.keys import prepare
 
 CHUNK_ROWS = 4_000  # rows per message: about 1.2 MB of COPY text
@@ -50,7 +45,7 @@ TRACK_COPY_COLUMNS = (
 IDENT_COPY_COLUMNS = ("id", "version_id", "track_id", "kind", "value")
 
 
-def _escape(joined: str) -> str:
+def escape(joined: str) -> str:
     """COPY text escaping of NUL-separated fields; NUL (never in stored text) becomes the tab.
 
     Chained replace() is several times faster than str.translate() with a mapping.
@@ -170,7 +165,7 @@ def _track_line(track_pk: int, target: Target, rec: TrackRecord) -> str:
     if joined.count("\x00") != len(fields) - 1:  # a field held NUL: drop it, nothing readable lost
         joined = "\x00".join(_strip_nul(text) for text in fields)
     duration = "\\N" if rec.duration_s is None else repr(float(rec.duration_s))
-    return f"{track_pk}\t{target.version_id}\t{duration}\t{rec.source_row}\t{_escape(joined)}\n"
+    return f"{track_pk}\t{target.version_id}\t{duration}\t{rec.source_row}\t{escape(joined)}\n"
 
 
 def encode(
@@ -230,135 +225,9 @@ def _fill(chunk: Chunk, recs: list[TrackRecord], target: Target, allocate: IdAll
     for track_pk, rec in zip(track_ids, recs, strict=True):
         lines.append(_track_line(track_pk, target, rec))
         for kind, value in rec.identifiers:
-            text = _escape(f"{kind[:16]}\x00{_strip_nul(value)[:255]}")
+            text = escape(f"{kind[:16]}\x00{_strip_nul(value)[:255]}")
             ident_lines.append(f"{next(ident_ids)}\t{vid}\t{track_pk}\t{text}\n")
     chunk.tracks = "".join(lines).encode()
     chunk.identifiers = "".join(ident_lines).encode()
     chunk.rows = len(recs)
     return chunk
-
-
-# --- work split and worker processes ----------------------------------------------------------
-
-Unit = tuple[str, list[str], list[int] | None]  # (format, paths, parquet row groups or None)
-
-
-def plan_units(file_format: str, paths: Sequence[Path]) -> list[Unit]:
-    """Independent pieces of work: parquet row groups, single files, or all files together."""
-    if file_format == "laion-disco-12m":
-        from matcher.datasets import laion_disco
-
-        return [
-            (file_format, [str(path)], [group])
-            for path in paths
-            for group in range(len(laion_disco.row_groups(path)))
-        ]
-    if file_format == "spotify-tracks-dataset":
-        # one id's genres are merged across all files, so the files are read together
-        return [(file_format, [str(path) for path in paths], None)]
-    return [(file_format, [str(path)], None) for path in paths]
-
-
-def unit_records(unit: Unit) -> Iterator[TrackRecord | ImportProblem]:
-    from matcher.datasets.registry import FORMATS
-
-    file_format, paths, groups = unit
-    if groups is not None:
-        from matcher.datasets import laion_disco
-
-        return laion_disco.read_row_groups(Path(paths[0]), groups)
-    return FORMATS[file_format]([Path(path) for path in paths])
-
-
-def encode_unit(unit: Unit, target: Target, allocate: IdAllocator) -> Iterator[Chunk]:
-    """The chunks of one unit of work. LAION row groups are encoded column by column
-    (matcher.datasets.laion_copy), one chunk per record batch; other formats record by record."""
-    _, paths, groups = unit
-    if groups is None:
-        yield from encode(unit_records(unit), target, allocate)
-        return
-    from matcher.datasets import laion_copy as import_laion
-    from matcher.datasets import laion_disco
-
-    for batch in laion_disco.row_group_batches(Path(paths[0]), groups):
-        yield import_laion.encode_batch(batch, target, allocate)
-
-
-def _worker(conninfo: dict[str, Any], target: Target, todo: Any, out: Any, index: int) -> None:
-    """One worker process: take units from `todo` until None, put their chunks on `out`."""
-    # Arrow's allocator (docs/benchmarks.md, Normalization): reading and normalizing 1M LAION
-    # rows peaked at 150 MB with jemalloc, 172 MB with the system allocator; after 393k rows
-    # mimalloc (the wheel's default) held 223 MB where jemalloc held 184 MB.
-    # The variable must be set before pyarrow is imported; pyarrow falls back to its default,
-    # with a warning, where jemalloc is not built in.
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
-    try:
-        import psycopg
-
-        with psycopg.connect(**conninfo, autocommit=True) as conn:
-
-            def allocate(seq: str, n: int) -> range:
-                return reserve_ids(conn.execute, seq, n)
-
-            while (unit := todo.get()) is not None:
-                for chunk in encode_unit(unit, target, allocate):
-                    out.put(("chunk", chunk))
-        out.put(("done", index))
-    except DatasetFormatError as exc:
-        out.put(("format-error", str(exc)))
-    except BaseException:  # the importer must hear of it, or it would wait forever
-        out.put(("error", traceback.format_exc()))
-
-
-def parallel_chunks(
-    *, conninfo: dict[str, Any], target: Target, units: list[Unit], workers: int
-) -> Iterator[Chunk]:
-    """Encode `units` in `workers` spawned processes; yields chunks as they come back.
-
-    Workers take the next unit when done with one, so uneven row groups even out. The output
-    queue is bounded: a worker waits when the importer (COPY) is behind.
-    """
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue(maxsize=QUEUE_CHUNKS)
-    todo = ctx.Queue()
-    for unit in units:
-        todo.put(unit)
-    for _ in range(workers):
-        todo.put(None)
-    procs = [
-        ctx.Process(
-            target=_worker,
-            args=(conninfo, target, todo, out, i),
-            name=f"trainwatch-import-{i}",
-            daemon=True,
-        )
-        for i in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    running = len(procs)
-    try:
-        while running:
-            try:
-                kind, payload = out.get(timeout=5)
-            except queue_module.Empty:
-                if not any(proc.is_alive() for proc in procs):
-                    raise RuntimeError("import workers exited without finishing") from None
-                continue
-            if kind == "chunk":
-                yield payload
-            elif kind == "done":
-                running -= 1
-            elif kind == "format-error":
-                raise DatasetFormatError(payload)
-            else:
-                raise RuntimeError(f"an import worker failed:\n{payload}")
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in procs:
-            proc.join(timeout=10)
-        for q in (out, todo):
-            q.close()
-            q.cancel_join_thread()

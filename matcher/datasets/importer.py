@@ -31,13 +31,14 @@ from django.db import connection, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from matcher.datasets import copy_text as import_rows
+from matcher.datasets import copy_text
+from matcher.datasets import workers as import_workers
 from matcher.datasets.base import DatasetFormatError, ImportProblem, TrackRecord
 from matcher.datasets.registry import FORMATS, KNOWN_DATASETS
 from matcher.engine.keys import prepare
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Dataset, DatasetTrack, DatasetVersion, TrackIdentifier
-from matcher.search.selectors import search_terms_add, search_terms_refresh
+from matcher.search.services import search_terms_add, search_terms_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -310,15 +311,6 @@ def _conninfo() -> dict[str, Any]:
     }
 
 
-def _estimate_rows(file_format: str, paths: Sequence[Path]) -> int:
-    if file_format == "laion-disco-12m":
-        from matcher.datasets import laion_disco
-
-        return sum(sum(laion_disco.row_groups(path)) for path in paths)
-    # a text line of these formats is rarely under 100 bytes (lyrics make JSON lines far longer)
-    return sum(path.stat().st_size for path in paths) // 100
-
-
 def _copy_load(
     version_id: int,
     file_format: str,
@@ -331,7 +323,7 @@ def _copy_load(
 ) -> None:
     track_table = DatasetTrack._meta.db_table
     ident_table = TrackIdentifier._meta.db_table
-    units = import_rows.plan_units(file_format, paths)
+    units = import_workers.plan_units(file_format, paths)
     if workers is None:
         big = sum(path.stat().st_size for path in paths) >= PARALLEL_MIN_BYTES
         workers = min(MAX_WORKERS, os.cpu_count() or 1, len(units)) if big else 1
@@ -351,36 +343,38 @@ def _copy_load(
         if rebuild_indexes is None:
             cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [track_table])
             existing = max(cur.fetchone()[0], 0)
-            expected = _estimate_rows(file_format, paths)
+            expected = FORMATS[file_format].estimate_rows(paths)
             rebuild_indexes = expected >= BULK_MIN_ROWS and expected >= existing / 2
         summary.rebuilt_indexes = rebuild_indexes
         saved = _drop_secondary(cur, [track_table, ident_table]) if rebuild_indexes else None
 
         loading = time.monotonic()
-        target = import_rows.Target(version_id, track_seq, ident_seq)
-        chunks: Iterator[import_rows.Chunk]
+        target = copy_text.Target(version_id, track_seq, ident_seq)
+        chunks: Iterator[copy_text.Chunk]
         if workers > 1:
-            chunks = import_rows.parallel_chunks(
+            chunks = import_workers.parallel_chunks(
                 conninfo=_conninfo(), target=target, units=units, workers=workers
             )
         else:
 
             def allocate(seq: str, n: int) -> range:
-                return import_rows.reserve_ids(cur.execute, seq, n)
+                return copy_text.reserve_ids(cur.execute, seq, n)
 
             chunks = (
-                chunk for unit in units for chunk in import_rows.encode_unit(unit, target, allocate)
+                chunk
+                for unit in units
+                for chunk in import_workers.encode_unit(unit, target, allocate)
             )
-        track_copy = f"COPY {track_table} ({', '.join(import_rows.TRACK_COPY_COLUMNS)}) FROM STDIN"
-        ident_copy = f"COPY {ident_table} ({', '.join(import_rows.IDENT_COPY_COLUMNS)}) FROM STDIN"
+        track_copy = f"COPY {track_table} ({', '.join(copy_text.TRACK_COPY_COLUMNS)}) FROM STDIN"
+        ident_copy = f"COPY {ident_table} ({', '.join(copy_text.IDENT_COPY_COLUMNS)}) FROM STDIN"
         try:
             for chunk in chunks:
                 for source_file, source_row, reason in chunk.problems:
                     summary.add_problem(
-                        source_file, source_row, reason, kept=import_rows.KEPT_MARK in reason
+                        source_file, source_row, reason, kept=copy_text.KEPT_MARK in reason
                     )
                 # counts beyond the listed problems (a chunk lists at most PROBLEMS_PER_CHUNK)
-                listed_kept = sum(import_rows.KEPT_MARK in p[2] for p in chunk.problems)
+                listed_kept = sum(copy_text.KEPT_MARK in p[2] for p in chunk.problems)
                 summary.warning_count += chunk.warnings - listed_kept
                 summary.rejected_count += chunk.rejected - (len(chunk.problems) - listed_kept)
                 if not chunk.rows:
@@ -580,7 +574,7 @@ def _load(
     for item in records:
         if isinstance(item, ImportProblem):
             summary.add_problem(
-                item.source_file, item.source_row, item.reason, kept=import_rows.is_warning(item)
+                item.source_file, item.source_row, item.reason, kept=copy_text.is_warning(item)
             )
             continue
         batch.append(_track_row(item))

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from matcher.datasets import laion_disco
-from matcher.datasets.copy_text import Chunk, IdAllocator, Target, _escape, encode_records
+from matcher.datasets.base import Unit
+from matcher.datasets.copy_text import Chunk, IdAllocator, Target, encode, encode_records, escape
 from matcher.engine.keys import prepare
 
 # What Python's str.strip() removes (str.isspace), as an RE2 character class.
@@ -50,6 +52,17 @@ _TYPES = {
     "duration": pa.float64(),
 }
 _URL_PREFIX = "https://music.youtube.com/watch?v="
+
+
+def encode_unit(unit: Unit, target: Target, allocate: IdAllocator) -> Iterator[Chunk]:
+    """The fast encoder of the LAION format: a unit's row groups, one chunk per record batch
+    (a unit without row groups, whole files, goes record by record)."""
+    _, paths, groups = unit
+    if groups is None:
+        yield from encode(laion_disco.read_unit(unit), target, allocate)
+        return
+    for batch in laion_disco.row_group_batches(Path(paths[0]), groups):
+        yield encode_batch(batch, target, allocate)
 
 
 def encode_batch(batch: laion_disco.Batch, target: Target, allocate: IdAllocator) -> Chunk:
@@ -147,8 +160,8 @@ def _plain_rows(c: dict[str, pa.Array], n: int) -> pa.Array:
     return plain
 
 
-def _copy_escape(array: pa.Array) -> pa.Array:
-    """COPY text escaping (as matcher.datasets.copy_text._escape); plain rows hold no NUL."""
+def _copyescape(array: pa.Array) -> pa.Array:
+    """COPY text escaping (as matcher.datasets.copy_text.escape); plain rows hold no NUL."""
     if not pc.any(_matches(array, _COPY_SPECIAL)).as_py():
         return array
     for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
@@ -161,7 +174,7 @@ def _keys(values: Sequence[str]) -> pa.Array:
     if pc.any(pc.match_substring(array, "\x00")).as_py():
         # the record path drops NUL from every field of such a row; only keys can hold one here
         array = pc.replace_substring(array, "\x00", "")
-    return _copy_escape(array)
+    return _copyescape(array)
 
 
 def _text_of(lines: pa.Array) -> bytes:
@@ -215,13 +228,13 @@ def _plain_text(
         duration_text,
         pc.cast(pc.add(pc.cast(positions, pa.int64()), batch.first_row + 1), _TEXT),
         song,
-        _copy_escape(pc.fill_null(pc.binary_join(take["artist_names"], "; "), "")),
-        _copy_escape(take["title"]),
-        _copy_escape(pc.fill_null(take["album_name"], "")),
+        _copyescape(pc.fill_null(pc.binary_join(take["artist_names"], "; "), "")),
+        _copyescape(take["title"]),
+        _copyescape(pc.fill_null(take["album_name"], "")),
         "",
         pc.binary_join_element_wise(_URL_PREFIX, song, ""),
         _extra(take),
-        _escape(batch.file_name[:255]),  # a file name holds no NUL
+        escape(batch.file_name[:255]),  # a file name holds no NUL
         _keys(artist_keys),
         _keys(title_keys),
         _keys(artists_norm),

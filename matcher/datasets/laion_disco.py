@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from matcher.datasets.base import DatasetFormatError, ImportProblem, ReaderOutput, TrackRecord
+from matcher.datasets.base import DatasetFormatError, ImportProblem, ReaderOutput, TrackRecord, Unit
 from matcher.engine.identifiers import youtube_channel_id, youtube_video_id
 
 COLUMNS = (
@@ -51,6 +51,26 @@ def row_groups(path: Path) -> list[int]:
     """Rows per row group of ``path``, so work can be split by row group."""
     metadata = _open(Path(path)).metadata
     return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
+def plan_units(file_format: str, paths: Sequence[Path]) -> list[Unit]:
+    """One unit per parquet row group, so two workers share even a single big file."""
+    return [
+        (file_format, [str(path)], [group])
+        for path in paths
+        for group in range(len(row_groups(path)))
+    ]
+
+
+def estimate_rows(paths: Sequence[Path]) -> int:
+    return sum(sum(row_groups(path)) for path in paths)
+
+
+def read_unit(unit: Unit) -> ReaderOutput:
+    _, paths, groups = unit
+    if groups is None:
+        return read([Path(path) for path in paths])
+    return read_row_groups(Path(paths[0]), groups)
 
 
 def read_row_groups(path: Path, groups: Sequence[int]) -> ReaderOutput:

@@ -7,17 +7,73 @@ is reported to have used it. Publisher facts were checked against each dataset c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from matcher.datasets import fma, generic_csv, laion_disco, sleeping_disco, spotify_tracks
-from matcher.datasets.base import Reader
+from matcher.datasets import (
+    fma,
+    generic_csv,
+    laion_copy,
+    laion_disco,
+    sleeping_disco,
+    spotify_tracks,
+)
+from matcher.datasets.base import (
+    Reader,
+    ReaderOutput,
+    Unit,
+    rows_by_size,
+    units_all_files,
+    units_per_file,
+)
+from matcher.datasets.copy_text import Chunk, IdAllocator, Target
 
-FORMATS: dict[str, Reader] = {
-    "generic-csv": generic_csv.read,
-    "spotify-tracks-dataset": spotify_tracks.read,
-    "free-music-archive": fma.read,
-    "laion-disco-12m": laion_disco.read,
-    "sleeping-disco-9m": sleeping_disco.read,
+
+@dataclass(frozen=True, slots=True)
+class DatasetFormat:
+    """Everything the importer knows of a format: a new format is one entry here.
+
+    `read` yields the records of some files; `plan` splits an import into units for the worker
+    processes; `estimate_rows` sizes the import before it is read (progress, bulk or row-by-row
+    loading); `unit_reader` reads one unit (default: `read` on its files); `encode_unit`, where
+    set, encodes a unit to COPY text faster than record by record (and must write exactly what
+    the record path writes).
+    """
+
+    name: str
+    read: Reader
+    plan: Callable[[str, Sequence[Path]], list[Unit]] = units_per_file
+    estimate_rows: Callable[[Sequence[Path]], int] = rows_by_size
+    unit_reader: Callable[[Unit], ReaderOutput] | None = None
+    encode_unit: Callable[[Unit, Target, IdAllocator], Iterator[Chunk]] | None = None
+
+    def read_unit(self, unit: Unit) -> ReaderOutput:
+        if self.unit_reader is not None:
+            return self.unit_reader(unit)
+        return self.read([Path(path) for path in unit[1]])
+
+    def __call__(self, paths: Sequence[Path]) -> ReaderOutput:
+        return self.read(paths)
+
+
+FORMATS: dict[str, DatasetFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        DatasetFormat("generic-csv", generic_csv.read),
+        # one id's genres are merged across all files, so the files are read together
+        DatasetFormat("spotify-tracks-dataset", spotify_tracks.read, plan=units_all_files),
+        DatasetFormat("free-music-archive", fma.read),
+        DatasetFormat(
+            "laion-disco-12m",
+            laion_disco.read,
+            plan=laion_disco.plan_units,
+            estimate_rows=laion_disco.estimate_rows,
+            unit_reader=laion_disco.read_unit,
+            encode_unit=laion_copy.encode_unit,
+        ),
+        DatasetFormat("sleeping-disco-9m", sleeping_disco.read),
+    )
 }
 
 

@@ -20,9 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.datasets import copy_text as import_rows
-from matcher.datasets import laion_copy as import_laion
-from matcher.datasets import laion_disco
+from matcher.datasets import copy_text, laion_copy, laion_disco
 from matcher.datasets.copy_text import Chunk, Target
 
 # bench/generate.py, by its plain name as tests/matcher/test_generate.py imports it
@@ -52,7 +50,7 @@ def row(**changes: Any) -> dict[str, Any]:
     return base
 
 
-def allocator() -> import_rows.IdAllocator:
+def allocator() -> copy_text.IdAllocator:
     counters = {"tracks": itertools.count(1), "idents": itertools.count(1)}
     return lambda sequence, n: [next(counters[sequence]) for _ in range(n)]
 
@@ -68,7 +66,7 @@ def decoded(chunk: Chunk) -> dict[str, Any]:
     tracks: dict[str, tuple[int, list[Any]]] = {}
     for line in chunk.tracks.decode().split("\n")[:-1]:
         fields = line.split("\t")
-        assert len(fields) == len(import_rows.TRACK_COPY_COLUMNS)
+        assert len(fields) == len(copy_text.TRACK_COPY_COLUMNS)
         pk, version, duration, source_row, *text = fields
         number = None if duration == "\\N" else float(duration)
         tracks[pk] = (int(source_row), [version, number, *text])
@@ -85,19 +83,17 @@ def decoded(chunk: Chunk) -> dict[str, Any]:
 
 
 def by_record_path(batch: laion_disco.Batch) -> dict[str, Any]:
-    return decoded(
-        import_rows.encode_records(laion_disco.batch_records(batch), TARGET, allocator())
-    )
+    return decoded(copy_text.encode_records(laion_disco.batch_records(batch), TARGET, allocator()))
 
 
 def by_columns(batch: laion_disco.Batch) -> dict[str, Any]:
-    return decoded(import_laion.encode_batch(batch, TARGET, allocator()))
+    return decoded(laion_copy.encode_batch(batch, TARGET, allocator()))
 
 
 def plain_mask(batch: laion_disco.Batch) -> list[bool]:
-    columns = import_laion._columns(batch)
+    columns = laion_copy._columns(batch)
     assert columns is not None
-    return import_laion._plain_rows(columns, batch.data.num_rows).to_pylist()
+    return laion_copy._plain_rows(columns, batch.data.num_rows).to_pylist()
 
 
 # Rows the record path treats specially, each beside an ordinary row.
@@ -207,7 +203,7 @@ def test_missing_optional_columns_and_large_types_are_read() -> None:
 def test_a_column_of_another_type_sends_the_batch_through_the_record_path() -> None:
     schema = SCHEMA.set(SCHEMA.get_field_index("duration"), pa.field("duration", pa.string()))
     batch = batch_of([row(duration="213"), row(duration="x")], schema)
-    assert import_laion._columns(batch) is None
+    assert laion_copy._columns(batch) is None
     assert by_columns(batch) == by_record_path(batch)
 
 
@@ -225,7 +221,7 @@ def test_text_that_is_not_utf8_sends_the_batch_through_the_record_path() -> None
         names=["song_id", "title"],
     )
     batch = laion_disco.Batch("f.parquet", data, ["song_id", "title"], 0)
-    assert import_laion._columns(batch) is None
+    assert laion_copy._columns(batch) is None
     result = by_columns(batch)
     assert result == by_record_path(batch)
     assert result["counts"] == (2, 0, 1)  # the repaired row is kept and listed
@@ -281,7 +277,7 @@ def test_any_rows_are_written_as_the_record_path_writes_them(rows, first_row) ->
 
 def test_copy_text_of_one_plain_row_is_exact() -> None:
     batch = batch_of([row(title="Tab\there")], first_row=41)
-    chunk = import_laion.encode_batch(batch, TARGET, allocator())
+    chunk = laion_copy.encode_batch(batch, TARGET, allocator())
     assert chunk.tracks == (
         b"1\t7\t213\t42\tdQw4w9WgXcQ\tRick Astley\tTab\\there\tWhenever You Need Somebody\t\t"
         b"https://music.youtube.com/watch?v=dQw4w9WgXcQ\t"
