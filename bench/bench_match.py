@@ -12,7 +12,7 @@ The catalog is built from the dataset itself (seeded): 30% of rows are dataset t
 typo, a case change or a remaster tag, 70% pair a dataset artist with another track's title
 (the artist is there, the song is not: the costly case for artist-key blocking). It is uploaded
 through uploads.services.catalog_create (not timed), then the run's chunks are matched by
-`matcher.runs.services.match_chunk_process`, in-process, by 2 forked processes taking chunks in
+`matcher.runs.chunk.match_chunk_process`, in-process, by 2 forked processes taking chunks in
 turn: a Celery prefork worker with the default concurrency of 2 on this 2-core machine, without the
 broker. Reported: rows/s over the timed matching, candidates per row, the kinds found, and the
 peak RSS of a matching process.
@@ -44,7 +44,8 @@ from django.db.models import Avg, Count, Max, Min  # noqa: E402
 
 from accounts.services import organization_get_or_create  # noqa: E402
 from matcher.models import Dataset, DatasetTrack, RowResult  # noqa: E402
-from matcher.runs.services import match_chunk_process, match_run_begin, match_run_create  # noqa: E402
+from matcher.runs.chunk import match_chunk_process  # noqa: E402
+from matcher.runs.services import match_run_begin, match_run_create  # noqa: E402
 from uploads.services import catalog_create  # noqa: E402
 
 

@@ -18,7 +18,7 @@ variation, each labelled with the dataset row it must match and the kind expecte
   Distractors are also added to the dataset: covers and live versions of sampled songs.
 
 The engine runs in-process and without a database: `prepare` on both sides, blocking that mirrors
-matcher.runs.services.block_candidates (exact title/artist keys with the same caps, then key-prefix
+matcher.runs.blocking.block_candidates (exact title/artist keys with the same caps, then key-prefix
 ranges for the rows without a confident match) done with dicts and a sorted key list, then
 the service's `Screen` and `rank_candidates`. A row's prediction is its best match.
 Never reads ../shared/holdout.

@@ -111,7 +111,6 @@ def _finished_report(run: MatchRun) -> None:
             f"Run {run.pk} is {run.status}: its report is ready once it is done (or cancelled).",
             code="run_not_finished",
         )
-    review.report_prepare(run=run)
 
 
 # --- datasets ---------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ class DatasetTrack(models.Model):
         # artist key and a range of title keys). The two key indexes carry every column the
         # scorer needs (INCLUDE, on PostgreSQL), so those reads never visit the table: about
         # 20x faster against 22M rows, for 2.2 GB each instead of 0.6 GB (docs/benchmarks.md).
-        # matcher.runs.services._TRACK_FIELDS lists the same columns.
+        # matcher.runs.track_reads.TRACK_FIELDS lists the same columns.
         indexes = [
             models.Index(
                 fields=["title_key", "artist_key"], include=COVERED, name="track_title_cover"

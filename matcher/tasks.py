@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
-from matcher.runs import services, watchdog
+from matcher.runs import chunk, services, watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def match_run_dispatch(self, run_id: int) -> int:  # type: ignore[no-untyped-def
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=CHUNK_RETRIES)
 def match_chunk(self, run_id: int, chunk_id: int) -> int:  # type: ignore[no-untyped-def]
     try:
-        rows = services.match_chunk_process(chunk_id=chunk_id)
+        rows = chunk.match_chunk_process(chunk_id=chunk_id)
         window = _window(self)
         next_id = services.match_chunk_next(chunk_id=chunk_id, window=window) if window else None
     except (DatabaseError, InterfaceError) as exc:
@@ -65,4 +65,5 @@ def match_runs_watchdog() -> dict[str, int]:
         "redispatched": len(report.redispatch),
         "requeued": sum(len(v) for v in report.requeue.values()),
         "failed": len(report.failed),
+        "prepared": len(report.prepared),
     }

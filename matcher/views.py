@@ -30,6 +30,7 @@ from accounts.permissions import READ, REVIEW, UPLOAD, role_allows
 from accounts.selectors import role_in
 from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
 from matcher.reports import exports, selectors
+from matcher.review import selectors as review_selectors
 from matcher.review import services as review
 from matcher.runs import services
 from matcher.runs.progress import HTMX_STOP_POLLING, POLL_SECONDS, RunProgress, run_progress
@@ -150,8 +151,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_review": role_allows(role, REVIEW),
     }
     if run.status == MatchRun.Status.DONE or run.status == MatchRun.Status.CANCELLED:
-        # Runs finished before the carry-over existed get their verdicts on first view.
-        review.report_prepare(run=run)
         filters = selectors.ReportFilters.from_query(request.GET)
         # Page through ids only (a narrow sort), then load the page's rows.
         page = _CountedPaginator(
@@ -203,7 +202,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if role_allows(role, REVIEW) and filters.has_match_filter
             else None,
             previous=selectors.previous_run(run),
-            first_unreviewed=selectors.run_first_unreviewed(run.pk)
+            first_unreviewed=review_selectors.run_first_unreviewed(run.pk)
             if role_allows(role, REVIEW)
             else None,
         )
@@ -259,7 +258,7 @@ def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
         f"{match.catalog_row.row_number} in {match.dataset.name}."
     )
     if request.POST.get("then") == "next":
-        following = selectors.match_next_unreviewed(match)
+        following = review_selectors.match_next_unreviewed(match)
         if following is not None:
             messages.success(request, f"{saved} Here is the next match to review.")
             return redirect("match-evidence", pk=following.pk)
@@ -312,7 +311,6 @@ def run_diff(request: HttpRequest, pk: int) -> HttpResponse:
     previous = selectors.previous_run(run)
     diff = None
     if previous is not None and run.status == MatchRun.Status.DONE:
-        review.report_prepare(run=run)
         diff = selectors.run_diff(run, previous)
     return render(
         request,
@@ -389,12 +387,12 @@ def match_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     match = get_object_or_404(selectors.matches_for_user(request.user), pk=pk)
     role = _require(request, match.run.organization_id, READ)
     context = selectors.evidence_context(match)
-    previous, following = selectors.match_neighbours(match)
+    previous, following = review_selectors.match_neighbours(match)
     context.update(
         can_review=role_allows(role, REVIEW),
         previous_match=previous,
         next_match=following,
-        unreviewed=selectors.run_unreviewed_count(match.run_id),
+        unreviewed=review_selectors.run_unreviewed_count(match.run_id),
     )
     return render(request, "matcher/evidence.html", context)
 

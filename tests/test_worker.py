@@ -78,3 +78,16 @@ def test_match_catalog_command_waits_for_the_worker_and_writes_the_report(
     text = out.read_text(encoding="utf-8")
     assert text.startswith("catalog_row,status,dataset,dataset_track_id,match_kind,confidence,")
     assert ",matched,spotify-sample,63OQupATfueTdZMWTxW03A,identifier,100," in text
+
+
+def test_the_task_names_services_queue_by_are_the_registered_tasks():
+    from config.celery import app
+    from matcher import tasks as matcher_tasks
+    from matcher.runs.services import DISPATCH_TASK
+    from uploads import tasks as upload_tasks
+    from uploads.services import STORE_TASK
+
+    assert matcher_tasks.match_run_dispatch.name == DISPATCH_TASK
+    assert upload_tasks.catalog_store_rows.name == STORE_TASK
+    assert DISPATCH_TASK in app.tasks
+    assert STORE_TASK in app.tasks

@@ -26,6 +26,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import Organization
+from config.celery import enqueue
 from matcher.engine.identifiers import spotify_track_id, youtube_video_id
 from matcher.engine.normalize import fold
 from matcher.models import Dataset, MatchRun
@@ -51,6 +52,8 @@ from uploads.selectors import (
 )
 
 logger = logging.getLogger(__name__)
+
+STORE_TASK = "uploads.tasks.catalog_store_rows"  # queued by name: see config.celery.enqueue
 
 INSERT_BATCH = 2000
 COPY_CHUNK = 1 << 20
@@ -461,8 +464,6 @@ def pending_upload_confirm(
     With tasks run in-process (eager: tests, the embedded default) the rows are stored when the
     transaction commits, so the returned run and catalog are already ready when this returns.
     """
-    from uploads import tasks  # tasks import services: keep the cycle out of module load
-
     path = stored_file_path(pending.stored_file)
     if not path.is_file():
         raise UploadError(
@@ -506,7 +507,7 @@ def pending_upload_confirm(
         pending.delete()
         # robust: the catalog is committed either way; if the broker cannot take the task now,
         # catalogs_storing_check queues it again later.
-        transaction.on_commit(partial(tasks.catalog_store_rows.delay, catalog.pk), robust=True)
+        transaction.on_commit(partial(enqueue, STORE_TASK, catalog.pk), robust=True)
     logger.info(
         "catalog upload confirmed",
         extra={"catalog": catalog.pk, "run": run.pk, "org": pending.organization.slug},

@@ -25,7 +25,6 @@ from openpyxl.utils import get_column_letter
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Match, MatchRun, Verdict
 from matcher.reports.selectors import ReportLine, report_lines, report_summary
-from matcher.review import services as review
 
 # The command-line contract's columns come first and keep their names and order.
 CONTRACT_COLUMNS = (
@@ -485,7 +484,6 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def report_csv_response(run: MatchRun, *, bom: bool = False) -> StreamingHttpResponse:
     """The report CSV, streamed line by line."""
-    review.report_prepare(run=run)
     response = StreamingHttpResponse(
         report_csv_lines(run, bom=bom), content_type="text/csv; charset=utf-8"
     )
@@ -495,7 +493,6 @@ def report_csv_response(run: MatchRun, *, bom: bool = False) -> StreamingHttpRes
 
 def report_xlsx_response(run: MatchRun) -> FileResponse:
     """The report workbook, written to a temporary file first and sent from it."""
-    review.report_prepare(run=run)
     return FileResponse(
         report_xlsx_tempfile(run),
         as_attachment=True,
@@ -506,7 +503,6 @@ def report_xlsx_response(run: MatchRun) -> FileResponse:
 
 def evidence_pack_response(run: MatchRun) -> FileResponse:
     """The evidence pack (zip), written to a temporary file first and sent from it."""
-    review.report_prepare(run=run)
     return FileResponse(
         evidence_pack_tempfile(run),
         as_attachment=True,

@@ -1,5 +1,7 @@
-"""Reads for pages, APIs, exports and tasks. Everything a user can reach is scoped here, once:
-an organization only ever sees its own catalogs, runs, matches and exports."""
+"""Reads for the report pages, APIs and exports: summary, rows and lines, filters, evidence and
+the difference between two runs. Everything a user can reach is scoped here, once: an
+organization only ever sees its own catalogs, runs, matches and exports.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from matcher.models import (
     MatchRun,
     RowResult,
     Verdict,
-    VerdictEvent,
 )
+from matcher.reports.services import FIGURES_FORMAT, run_figures_compute
+from matcher.review.selectors import match_verdict, verdict_history
 from uploads.models import Catalog, CatalogRow
 
 
@@ -118,63 +121,11 @@ class ReportSummary:
         return [(kind, labels[kind], self.by_kind.get(kind, 0)) for kind in KIND_ORDER]
 
 
-FIGURES_FORMAT = 1
-BREAKDOWN_LIMIT = 15
-
-
-def run_figures_compute(run: MatchRun) -> dict[str, Any]:
-    """The report figures that depend only on the run's results (not on verdicts): the
-    expensive aggregates over every row. Once a run is done they never change, so
-    review.report_prepare stores them on the run (MatchRun.report_figures)."""
-    status_counts = dict(
-        run.row_results.values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    by_kind = dict(
-        run.row_results.filter(status=RowResult.Status.MATCHED)
-        .values_list("best_kind")
-        .annotate(n=Count("id"))
-        .values_list("best_kind", "n")
-    )
-    per_dataset: dict[str, dict[str, int]] = {}
-    for item in (
-        Match.objects.filter(run=run, rank=1).values("dataset_id", "kind").annotate(n=Count("id"))
-    ):
-        per_dataset.setdefault(str(item["dataset_id"]), {})[item["kind"]] = item["n"]
-    return {
-        "format": FIGURES_FORMAT,
-        "status": status_counts,
-        "by_kind": by_kind,
-        "per_dataset": per_dataset,
-        "matches": Match.objects.filter(run=run).count(),
-        "by_artist": _breakdown(run, "artist"),
-        "by_album": _breakdown(run, "album"),
-    }
-
-
 def run_figures(run: MatchRun) -> dict[str, Any]:
     figures = run.report_figures or {}
     if figures.get("format") == FIGURES_FORMAT:
         return figures
     return run_figures_compute(run)
-
-
-def _breakdown(run: MatchRun, by: str) -> list[list[Any]]:
-    column = f"catalog_row__{by}"
-    qs = (
-        run.row_results.filter(status=RowResult.Status.MATCHED)
-        .exclude(**{column: ""})
-        .values(column)
-        .annotate(found=Count("id"))
-        .order_by("-found", column)[:BREAKDOWN_LIMIT]
-    )
-    found = {item[column]: item["found"] for item in qs}
-    rows = dict(
-        run.row_results.filter(**{f"{column}__in": list(found)})
-        .values_list(column)
-        .annotate(n=Count("id"))
-        .values_list(column, "n")
-    )
-    return [[label, rows.get(label, n), n] for label, n in found.items()]
 
 
 def report_summary(run: MatchRun) -> ReportSummary:
@@ -331,6 +282,8 @@ REVIEW_FILTERS = {
     Verdict.Value.REJECTED: "Rejected",
     Verdict.Value.UNSURE: "Unsure",
 }
+
+
 SORTS = {
     "row": ("catalog_row__row_number",),
     # Ties in sheet order (row ids follow the sheet), which an index on the result table covers.
@@ -510,14 +463,6 @@ def run_matches_by_row(run: MatchRun, row_ids: list[int]) -> dict[int, list[Matc
     return out
 
 
-def verdict_history(match: Match) -> QuerySet[VerdictEvent]:
-    return VerdictEvent.objects.filter(match=match).order_by("at", "id")
-
-
-def match_verdict(match: Match) -> Verdict | None:
-    return Verdict.objects.select_related("reviewed_by").filter(match=match).first()
-
-
 @dataclass
 class CandidateView:
     track: DatasetTrack | None
@@ -571,9 +516,6 @@ def evidence_context(match: Match) -> dict[str, Any]:
         "history": verdict_history(match),
         "verdict_choices": Verdict.Value.choices,
     }
-
-
-# --- re-run difference --------------------------------------------------------------------
 
 
 def previous_run(run: MatchRun) -> MatchRun | None:
@@ -672,59 +614,6 @@ def run_diff(run: MatchRun, previous: MatchRun) -> RunDiff:
         return dict(r.dataset_versions.values_list("dataset__slug", "number"))
 
     return RunDiff(run, previous, new, gone, unchanged, versions(previous), versions(run))
-
-
-# --- review navigation (the evidence page's previous / next) -------------------------------
-
-# A run's matches in report order: sheet row, then dataset, then rank (ties broken by id).
-MATCH_ORDER = ("catalog_row_id", "dataset_id", "rank", "id")
-
-
-def _beyond(match: Match, *, before: bool) -> Q:
-    """Matches after (or before) `match` in MATCH_ORDER, as one lexicographic condition."""
-    op = "lt" if before else "gt"
-    condition = Q()
-    equal: dict[str, Any] = {}
-    for name in MATCH_ORDER:
-        condition |= Q(**equal, **{f"{name}__{op}": getattr(match, name)})
-        equal[name] = getattr(match, name)
-    return condition
-
-
-def match_neighbours(match: Match) -> tuple[Match | None, Match | None]:
-    """The previous and the next match of the same run, in report order."""
-    same_run = Match.objects.filter(run_id=match.run_id)
-    previous = (
-        same_run.filter(_beyond(match, before=True))
-        .order_by(*(f"-{name}" for name in MATCH_ORDER))
-        .first()
-    )
-    following = same_run.filter(_beyond(match, before=False)).order_by(*MATCH_ORDER).first()
-    return previous, following
-
-
-def match_next_unreviewed(match: Match) -> Match | None:
-    """The next match of the run without a verdict, after `match` and then from the start."""
-    unreviewed = Match.objects.filter(run_id=match.run_id, verdict__isnull=True).exclude(
-        pk=match.pk
-    )
-    return (
-        unreviewed.filter(_beyond(match, before=False)).order_by(*MATCH_ORDER).first()
-        or unreviewed.order_by(*MATCH_ORDER).first()
-    )
-
-
-def run_first_unreviewed(run_id: int) -> Match | None:
-    return Match.objects.filter(run_id=run_id, verdict__isnull=True).order_by(*MATCH_ORDER).first()
-
-
-def run_unreviewed_count(run_id: int) -> int:
-    # Two index-only counts (a verdict belongs to one match of its run) instead of an anti-join.
-    matches = Match.objects.filter(run_id=run_id).count()
-    return matches - Verdict.objects.filter(run_id=run_id).count()
-
-
-# --- the API's organization scope ---------------------------------------------------------
 
 
 def matches_for_organization(organization_id: int) -> QuerySet[Match]:

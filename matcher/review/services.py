@@ -17,7 +17,6 @@ from django.utils import timezone
 from accounts.permissions import REVIEW, role_allows
 from accounts.selectors import role_in
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
-from matcher.reports import selectors
 
 logger = logging.getLogger(__name__)
 
@@ -221,16 +220,3 @@ def verdicts_carry_over_once(*, run: MatchRun) -> int:
 def _batches(items: list[Match], size: int) -> Iterable[list[Match]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def report_prepare(*, run: MatchRun) -> None:
-    """Once a run is done: carry verdicts over from earlier runs and store the report figures
-    that can no longer change. Idempotent and cheap after the first call; the report pages call
-    it, and the run-finish path may call it too so the first view is fast."""
-    if run.status != MatchRun.Status.DONE:
-        return
-    verdicts_carry_over_once(run=run)
-    if (run.report_figures or {}).get("format") != selectors.FIGURES_FORMAT:
-        figures = selectors.run_figures_compute(run)
-        MatchRun.objects.filter(pk=run.pk).update(report_figures=figures)
-        run.report_figures = figures

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from matcher.models import MatchChunk, MatchRun
+from matcher.reports.services import FIGURES_FORMAT, report_prepare
 from matcher.runs.services import match_run_fail
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class WatchdogReport:
     redispatch: list[int] = field(default_factory=list)  # queued runs whose dispatch was lost
     requeue: dict[int, list[int]] = field(default_factory=dict)  # run id -> pending chunk ids
     failed: list[int] = field(default_factory=list)
+    prepared: list[int] = field(default_factory=list)  # done runs whose report was prepared now
 
 
 def match_runs_check(
@@ -84,6 +86,13 @@ def match_runs_check(
         )
         if pending:
             report.requeue[run.pk] = pending
+    # The chunk that finishes a run prepares its report; a worker lost between the two (or a run
+    # finished before the figures' format changed) leaves it to this check, never to a page.
+    for run in MatchRun.objects.filter(status=MatchRun.Status.DONE).exclude(
+        report_figures__format=FIGURES_FORMAT
+    ):
+        report_prepare(run=run)
+        report.prepared.append(run.pk)
     if report.redispatch or report.requeue or report.failed:
         logger.warning(
             "match run watchdog acted",

@@ -197,7 +197,7 @@ def e2e_datasets(stack: Path) -> list[str]:
             writer.writerow({**t, "track_id": f"m-{t['track_id']}", "url": ""})
     dataset_import(slug=SECOND_DATASET, paths=[second], file_format="generic-csv")
     # The public search reads terms rebuilt after imports (matcher.search.selectors).
-    from matcher.search.selectors import search_terms_refresh
+    from matcher.search.services import search_terms_refresh
 
     search_terms_refresh()
     return ["spotify-sample", SECOND_DATASET]

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from matcher.models import MatchRun
-from matcher.reports import selectors
+from matcher.reports import services as report_services
+from matcher.review import selectors as review_selectors
 from matcher.review import services as review
 from matcher.templatetags.trainwatch import duration, optional_url
 from tests.factories import PASSWORD
@@ -418,12 +419,12 @@ def test_neighbours_follow_report_order_and_unreviewed_wraps_around(
     built: Built, rita: Any
 ) -> None:
     order = [built.matches[k] for k in [(2, "alpha"), (2, "beta"), (3, "alpha"), (4, "beta")]]
-    assert selectors.match_neighbours(order[0]) == (None, order[1])
-    assert selectors.match_neighbours(order[2]) == (order[1], order[3])
-    assert selectors.match_neighbours(order[3]) == (order[2], None)
+    assert review_selectors.match_neighbours(order[0]) == (None, order[1])
+    assert review_selectors.match_neighbours(order[2]) == (order[1], order[3])
+    assert review_selectors.match_neighbours(order[3]) == (order[2], None)
     review.verdict_record(match=order[1], user=rita, value="unsure")
-    assert selectors.match_next_unreviewed(order[3]) == order[0]
-    assert selectors.run_unreviewed_count(built.run.pk) == 3
+    assert review_selectors.match_next_unreviewed(order[3]) == order[0]
+    assert review_selectors.run_unreviewed_count(built.run.pk) == 3
 
 
 # --- datasets -----------------------------------------------------------------------------
@@ -464,4 +465,4 @@ def test_every_page_download_prepares_the_report_as_the_api_does(
     assert response.status_code == 200
     b"".join(response.streaming_content)  # type: ignore[attr-defined]
     figures = MatchRun.objects.get(pk=built.run.pk).report_figures
-    assert figures.get("format") == selectors.FIGURES_FORMAT
+    assert figures.get("format") == report_services.FIGURES_FORMAT

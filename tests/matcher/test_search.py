@@ -13,13 +13,14 @@ from rest_framework.test import APIClient
 
 from matcher.datasets.importer import dataset_import
 from matcher.models import SearchTerm
+from matcher.search import keys
 from matcher.search import selectors as search
 from matcher.search.selectors import (
     SearchQueryError,
     dataset_search,
     search_suggest,
-    search_terms_refresh,
 )
+from matcher.search.services import search_terms_refresh
 from matcher.search.views import SearchAnonThrottle
 
 HEADER = "track_id,artist,title,album,duration_s,isrc,url\n"
@@ -175,11 +176,11 @@ def test_keys_one_typo_away_are_found_for_many_keys_at_once(datasets, monkeypatc
     """Matching's round 3: short keys through their variants, longer ones through halves."""
     if vendor == "sqlite":
         monkeypatch.setattr(connection, "vendor", "sqlite")  # the ORM path
-    artists = search.one_typo_keys(
+    artists = keys.one_typo_keys(
         field_name="artist", keys=["radiohaed", "mus", "sigr ros", "beyonc", "nobody here"]
     )
     assert artists == {"radiohaed": {"radiohead"}, "sigr ros": {"sigur ros"}, "beyonc": {"beyonce"}}
-    titles = search.one_typo_keys(field_name="title", keys=["karma polise", "hal", "uprsing"])
+    titles = keys.one_typo_keys(field_name="title", keys=["karma polise", "hal", "uprsing"])
     assert titles == {"karma polise": {"karma police"}, "uprsing": {"uprising"}}
 
 

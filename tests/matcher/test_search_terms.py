@@ -11,7 +11,8 @@ import pytest
 from matcher.datasets import importer
 from matcher.datasets.importer import dataset_import
 from matcher.models import Dataset, SearchTerm
-from matcher.search.selectors import dataset_search, search_terms_add, search_terms_refresh
+from matcher.search.selectors import dataset_search
+from matcher.search.services import search_terms_add, search_terms_refresh
 
 HEADER = "track_id,artist,title,album,duration_s,isrc,url\n"
 # Spellings chosen for the display rule (the smallest spelling not in capitals, else the

@@ -1,0 +1,260 @@
+"""One chunk of a run: prepare its catalog rows, block and score candidates, write the results.
+
+Safe to repeat: a chunk that runs twice (a redelivered task) finds itself done under a row lock
+and writes nothing twice; the chunk that completes the run finishes it with a conditional update.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import replace
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from matcher.engine.identifiers import identifiers_in, normalize_isrc
+from matcher.engine.keys import (
+    Prepared,
+    prepare,
+)
+from matcher.engine.score import (
+    Score,
+    Thresholds,
+    album_similarity,
+    ambiguity_note,
+)
+from matcher.models import (
+    DatasetVersion,
+    Match,
+    MatchChunk,
+    MatchRun,
+    RowResult,
+)
+from matcher.reports.services import report_prepare
+from matcher.runs.blocking import Query, block_candidates
+from matcher.runs.evidence import match_evidence
+from matcher.runs.track_reads import Candidate, fill_provenance
+from uploads.models import CatalogRow
+
+logger = logging.getLogger(__name__)
+
+TOP_CANDIDATES_KEPT = 5
+
+
+def catalog_row_identifiers(row: CatalogRow) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    isrc = normalize_isrc(row.isrc)
+    if isrc:
+        found.append(("isrc", isrc))
+    for text in (row.spotify_id, row.youtube_id):
+        for kind, value in identifiers_in(text):
+            if (kind, value) not in found:
+                found.append((kind, value))
+    if row.spotify_id and not any(k == "spotify" for k, _ in found):
+        found.append(("spotify", row.spotify_id))
+    if row.youtube_id and not any(k == "youtube" for k, _ in found):
+        found.append(("youtube", row.youtube_id))
+    return found
+
+
+def prepare_catalog_row(row: CatalogRow) -> Prepared:
+    return prepare(
+        artists=row.artist,
+        title=row.title,
+        version=row.version,
+        album=row.album,
+        duration_s=row.duration_s,
+    )
+
+
+def match_chunk_process(*, chunk_id: int) -> int:
+    """Match the rows of one chunk and record the results. Returns rows written (0 if done)."""
+    chunk = MatchChunk.objects.select_related("run").get(pk=chunk_id)
+    run = chunk.run
+    if chunk.status == MatchChunk.Status.DONE or run.status != MatchRun.Status.RUNNING:
+        return 0
+    MatchChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
+    thresholds = Thresholds.from_dict(run.thresholds)
+    version_ids = list(run.dataset_versions.values_list("pk", flat=True))
+    dataset_of_version = dict(
+        DatasetVersion.objects.filter(pk__in=version_ids).values_list("pk", "dataset_id")
+    )
+    rows = list(
+        CatalogRow.objects.filter(
+            catalog_id=run.catalog_id, id__gte=chunk.first_row_id, id__lte=chunk.last_row_id
+        )
+        .select_related("duplicate_of")
+        .order_by("id")
+    )
+    results, matches = _match_rows(rows, version_ids, dataset_of_version, thresholds, run)
+
+    with transaction.atomic():
+        locked = MatchChunk.objects.select_for_update().get(pk=chunk_id)
+        if locked.status == MatchChunk.Status.DONE:
+            return 0
+        current = MatchRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != MatchRun.Status.RUNNING:
+            return 0
+        RowResult.objects.bulk_create(results, batch_size=1000)
+        Match.objects.bulk_create(matches, batch_size=1000)
+        locked.status = MatchChunk.Status.DONE
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "finished_at"])
+        MatchRun.objects.filter(pk=run.pk).update(
+            rows_done=F("rows_done") + len(rows), chunks_done=F("chunks_done") + 1
+        )
+        finished = MatchRun.objects.filter(
+            pk=run.pk, status=MatchRun.Status.RUNNING, chunks_done=F("chunk_count")
+        ).update(status=MatchRun.Status.DONE, finished_at=timezone.now())
+        if finished:
+            _settle_duplicates(run.pk)
+    if finished:
+        logger.info("match run finished", extra={"run": run.pk, "rows": current.total_rows})
+        # Verdicts carried over and report figures stored now, so the first view is fast.
+        report_prepare(run=MatchRun.objects.get(pk=run.pk))
+    return len(rows)
+
+
+def _settle_duplicates(run_id: int) -> None:
+    """A duplicate row was matched once, through its first occurrence: give it that outcome."""
+    dup_results = RowResult.objects.filter(
+        run_id=run_id, catalog_row__duplicate_of__isnull=False
+    ).select_related("catalog_row")
+    originals = {
+        r.catalog_row_id: r
+        for r in RowResult.objects.filter(
+            run_id=run_id,
+            catalog_row_id__in=dup_results.values("catalog_row__duplicate_of_id"),
+        )
+    }
+    changed = []
+    for result in dup_results:
+        original = originals.get(result.catalog_row.duplicate_of_id or 0)
+        if original is None or result.status == RowResult.Status.INVALID:
+            continue
+        result.status = original.status
+        result.best_kind = original.best_kind
+        result.best_confidence = original.best_confidence
+        changed.append(result)
+    RowResult.objects.bulk_update(
+        changed, ["status", "best_kind", "best_confidence"], batch_size=1000
+    )
+
+
+def _match_rows(
+    rows: list[CatalogRow],
+    version_ids: list[int],
+    dataset_of_version: dict[int, int],
+    thresholds: Thresholds,
+    run: MatchRun,
+) -> tuple[list[RowResult], list[Match]]:
+    queries: list[Query] = []
+    results: list[RowResult] = []
+    for row in rows:
+        if row.status == CatalogRow.Status.INVALID:
+            results.append(
+                RowResult(
+                    run=run,
+                    catalog_row=row,
+                    status=RowResult.Status.INVALID,
+                    note=row.problem_text,
+                )
+            )
+        elif row.duplicate_of_id is not None:
+            results.append(
+                RowResult(
+                    run=run,
+                    catalog_row=row,
+                    status=RowResult.Status.UNMATCHED,
+                    note=f"duplicate of row {row.duplicate_of.row_number}"
+                    if row.duplicate_of
+                    else "duplicate",
+                )
+            )
+        else:
+            queries.append(Query(row, prepare_catalog_row(row), catalog_row_identifiers(row)))
+
+    blocked = block_candidates(queries, version_ids, thresholds)
+    versions = {
+        v.pk: v for v in DatasetVersion.objects.filter(pk__in=version_ids).select_related("dataset")
+    }
+    matches: list[Match] = []
+    fill_provenance(
+        blocked.tracks,
+        {pk for _, scored in blocked.scored for _, pk in scored},
+        with_album=any(q.prepared.side.album_key for q in queries),
+    )
+    for q, (candidate_ids, scored) in zip(queries, blocked.scored, strict=True):
+        tracks = blocked.tracks
+        album_key = q.prepared.side.album_key
+        if album_key:  # compared now that the matches' albums are read
+            scored = [
+                (replace(s, album=album_similarity(album_key, tracks[pk].side.album_key)), pk)
+                for s, pk in scored
+            ]
+        per_dataset: dict[int, int] = defaultdict(int)
+        row_matches: list[Match] = []
+        for position, (score, pk) in enumerate(scored):
+            cand = tracks[pk]
+            dataset_id = dataset_of_version[cand.version_id]
+            if per_dataset[dataset_id] >= settings.MATCH_MAX_PER_DATASET:
+                continue
+            per_dataset[dataset_id] += 1
+            extra_rules = list(blocked.notes.get(q.row.pk, ()))
+            if per_dataset[dataset_id] == 1:
+                runner = _runner_up(scored, position, dataset_id, tracks, dataset_of_version)
+                if runner is not None:
+                    note = ambiguity_note(score, cand.side, runner[0], tracks[runner[1]].side)
+                    if note:
+                        extra_rules.append(note)
+            row_matches.append(
+                Match(
+                    run=run,
+                    catalog_row=q.row,
+                    track_id=pk,
+                    dataset_id=dataset_id,
+                    kind=score.kind,
+                    confidence=score.confidence,
+                    rank=per_dataset[dataset_id],
+                    artist_score=score.artist,
+                    title_score=score.title,
+                    duration_delta_s=score.duration_delta_s,
+                    version_note=score.version_note,
+                    evidence=match_evidence(
+                        q, cand, score, versions[cand.version_id], thresholds, extra_rules
+                    ),
+                )
+            )
+        matches.extend(row_matches)
+        best = row_matches[0] if row_matches else None
+        results.append(
+            RowResult(
+                run=run,
+                catalog_row=q.row,
+                status=RowResult.Status.MATCHED if best else RowResult.Status.UNMATCHED,
+                best_kind=best.kind if best else "",
+                best_confidence=best.confidence if best else 0,
+                candidates_considered=candidate_ids,
+                top_candidates=[
+                    {"track": pk, "kind": s.kind, "confidence": s.confidence, **s.fields()}
+                    for s, pk in scored[:TOP_CANDIDATES_KEPT]
+                ],
+            )
+        )
+    return results, matches
+
+
+def _runner_up(
+    scored: list[tuple[Score, int]],
+    position: int,
+    dataset_id: int,
+    tracks: dict[int, Candidate],
+    dataset_of_version: dict[int, int],
+) -> tuple[Score, int] | None:
+    for score, pk in scored[position + 1 :]:
+        if dataset_of_version[tracks[pk].version_id] == dataset_id:
+            return score, pk
+    return None

@@ -1,0 +1,150 @@
+"""Keys as the search and blocking look them up: the key of typed text, the existing keys one
+typo away from many keys at once, and a cursor whose plans stay on the indexes.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.models import Q
+from django.db.models.functions import Length
+
+from matcher.engine.normalize import normalize_artists, normalize_title, translit
+from matcher.engine.score import ONE_EDIT_MIN_LEN, one_edit
+from matcher.models import SearchTerm
+
+VARIANTS_MAX_LEN = 7  # keys up to this long: all one-typo variants; longer: halves
+
+
+HALF_CAP = 5000  # keys read per half-key range at most
+
+
+RANGE_END = "\U0010ffff"  # above every character: [p, p + RANGE_END) holds the keys starting p
+
+
+_ALPHABET = string.ascii_lowercase + string.digits + " "
+
+
+def artist_query_key(text: str) -> str:
+    """The key an artist as typed would carry in a dataset (first credited name)."""
+    return normalize_artists(text).key or translit(text)
+
+
+def title_query_key(text: str) -> str:
+    return normalize_title(text).key or translit(text)
+
+
+# --- similar keys ---------------------------------------------------------------------------------
+def one_edit_variants(key: str) -> set[str]:
+    """Every string one typo away from `key` (changed, added, dropped or swapped character)."""
+    out: set[str] = set()
+    for i in range(len(key) + 1):
+        for ch in _ALPHABET:
+            out.add(key[:i] + ch + key[i:])
+            if i < len(key):
+                out.add(key[:i] + ch + key[i + 1 :])
+        if i < len(key):
+            out.add(key[:i] + key[i + 1 :])
+        if i < len(key) - 1:
+            out.add(key[:i] + key[i + 1] + key[i] + key[i + 2 :])
+    out.discard(key)
+    return {v for v in out if v.strip() == v and "  " not in v and v}
+
+
+@contextmanager
+def index_reads(using: str = "default") -> Iterator[Any]:
+    """A cursor in a transaction whose plans stay on the indexes (PostgreSQL).
+
+    Blocking and typo lookups send arrays of keys or prefixes joined LATERAL to the tables. The
+    planner cannot know that each prefix range is narrow (they were counted first), estimates
+    0.2% of 22M rows per range, and for a few thousand prefixes preferred a parallel sequential
+    scan of the whole table joined to the array: minutes per statement instead of milliseconds
+    (a catalog whose rows the datasets do not hold sends every row to the prefix round). With
+    sequential scans off, the same statements are index-only range scans. JIT compilation is
+    off too: it cost more than these short statements run.
+    """
+    with transaction.atomic(using=using), connections[using].cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("SET LOCAL jit = off")
+        yield cur
+
+
+def one_typo_keys(
+    *, field_name: str, keys: Iterable[str], using: str = "default"
+) -> dict[str, set[str]]:
+    """For many keys at once: the existing keys of `field_name` exactly one typo away from each
+    (`one_edit`: a letter changed, added, dropped or two swapped; keys of 4+ characters).
+
+    Matching uses it for the rows whose own keys found nothing (a typo in both fields, one of
+    them early in the key, where key-prefix ranges cannot reach). Short keys: every variant,
+    looked up exactly in one statement; longer keys: the keys one character shorter, as long
+    or one longer that share the first or the second half (one typo leaves one intact), then
+    checked with `one_edit`.
+    """
+    wanted = sorted({k for k in keys if len(k) >= ONE_EDIT_MIN_LEN})
+    found: dict[str, set[str]] = {}
+    if not wanted:
+        return found
+    short = [k for k in wanted if len(k) <= VARIANTS_MAX_LEN]
+    long = [k for k in wanted if len(k) > VARIANTS_MAX_LEN]
+    origins: dict[str, list[str]] = {}  # variant -> the keys it is a variant of
+    for k in short:
+        for variant in one_edit_variants(k):
+            origins.setdefault(variant, []).append(k)
+    near: list[tuple[str, str]] = []  # (key, existing key that may be one typo away)
+    if connections[using].vendor == "postgresql":
+        with index_reads(using) as cur:
+            variants = sorted(origins)
+            for i in range(0, len(variants), 20_000):
+                cur.execute(
+                    "SELECT key FROM matcher_searchterm WHERE field = %s AND key = ANY(%s)",
+                    [field_name, variants[i : i + 20_000]],
+                )
+                near += [(k, row[0]) for row in cur.fetchall() for k in origins[row[0]]]
+            if long:
+                # One range per half and length of the index (field, length(key), key or
+                # reverse(key), text_pattern_ops), each read at most HALF_CAP keys deep. Ranges
+                # with the pattern operators, not LIKE: the pattern comes from the unnest, and
+                # only a constant LIKE pattern becomes an index range.
+                cur.execute(
+                    "SELECT r.k, t.key FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                    "AS r(k, head, tail) CROSS JOIN LATERAL ("
+                    "(SELECT key FROM matcher_searchterm WHERE field = %s "
+                    "AND length(key) = ANY(ARRAY[length(r.k) - 1, length(r.k), length(r.k) + 1]) "
+                    "AND key ~>=~ r.head AND key ~<~ (r.head || %s) LIMIT %s) UNION ALL "
+                    "(SELECT key FROM matcher_searchterm WHERE field = %s "
+                    "AND length(key) = ANY(ARRAY[length(r.k) - 1, length(r.k), length(r.k) + 1]) "
+                    "AND reverse(key) ~>=~ r.tail AND reverse(key) ~<~ (r.tail || %s) "
+                    "LIMIT %s)) t",
+                    [
+                        long,
+                        [k[: len(k) // 2] for k in long],
+                        [k[len(k) // 2 + 1 :][::-1] for k in long],
+                        *(field_name, RANGE_END, HALF_CAP),
+                        *(field_name, RANGE_END, HALF_CAP),
+                    ],
+                )
+                near += cur.fetchall()
+    else:
+        terms = SearchTerm.objects.using(using).filter(field=field_name)
+        variants = sorted(origins)
+        for i in range(0, len(variants), 500):
+            for key in terms.filter(key__in=variants[i : i + 500]).values_list("key", flat=True):
+                near += [(k, key) for k in origins[key]]
+        for k in long:
+            half = len(k) // 2
+            rows = (
+                terms.annotate(n=Length("key"))
+                .filter(n__gte=len(k) - 1, n__lte=len(k) + 1)
+                .filter(Q(key__startswith=k[:half]) | Q(key__endswith=k[half + 1 :]))
+                .values_list("key", flat=True)[: 2 * HALF_CAP]
+            )
+            near += [(k, key) for key in rows]
+    for k, key in near:
+        if key != k and one_edit(k, key):
+            found.setdefault(k, set()).add(key)
+    return found
