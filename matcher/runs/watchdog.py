@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from matcher.models import MatchChunk, MatchRun
@@ -88,9 +88,8 @@ def match_runs_check(
             report.requeue[run.pk] = pending
     # The chunk that finishes a run prepares its report; a worker lost between the two (or a run
     # finished before the figures' format changed) leaves it to this check, never to a page.
-    for run in MatchRun.objects.filter(status=MatchRun.Status.DONE).exclude(
-        report_figures__format=FIGURES_FORMAT
-    ):
+    unprepared = ~Q(report_figures__has_key="format") | ~Q(report_figures__format=FIGURES_FORMAT)
+    for run in MatchRun.objects.filter(unprepared, status=MatchRun.Status.DONE):
         report_prepare(run=run)
         report.prepared.append(run.pk)
     if report.redispatch or report.requeue or report.failed:

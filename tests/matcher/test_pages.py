@@ -17,6 +17,7 @@ from matcher.models import MatchRun
 from matcher.reports import services as report_services
 from matcher.review import selectors as review_selectors
 from matcher.review import services as review
+from matcher.runs.watchdog import match_runs_check
 from matcher.templatetags.trainwatch import duration, optional_url
 from tests.factories import PASSWORD
 from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
@@ -456,13 +457,19 @@ def test_an_unknown_dataset_is_a_404(client: Client, db: Any) -> None:
 
 
 @pytest.mark.parametrize("route", ["run-report-csv", "run-report-xlsx", "run-evidence-pack"])
-def test_every_page_download_prepares_the_report_as_the_api_does(
+def test_a_page_download_writes_nothing_and_the_watchdog_prepares_a_missing_report(
     built: Built, client: Client, bob: Any, route: str
 ) -> None:
-    """Figures and carried-over verdicts are stored before any export is written."""
+    """Figures and carried-over verdicts are stored when a run finishes (issue 16: never
+    inside a GET); a done run without them (a worker lost in between) gets them from the
+    watchdog, and the export is still complete meanwhile."""
     MatchRun.objects.filter(pk=built.run.pk).update(report_figures={})
     response = signed_in(client, "bob").get(reverse(route, args=[built.run.pk]))
     assert response.status_code == 200
-    b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    assert b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    assert MatchRun.objects.get(pk=built.run.pk).report_figures == {}
+    report = match_runs_check()
+    assert built.run.pk in report.prepared
     figures = MatchRun.objects.get(pk=built.run.pk).report_figures
     assert figures.get("format") == report_services.FIGURES_FORMAT
+    assert built.run.pk not in match_runs_check().prepared

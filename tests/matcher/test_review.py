@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from matcher.models import AppendOnlyError, Verdict, VerdictEvent
 from matcher.reports.selectors import ReportFilters, filtered_matches, previous_run, run_diff
+from matcher.reports.services import report_prepare
 from matcher.review import services as review
 from tests.factories import PASSWORD
 from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
@@ -209,11 +210,17 @@ def test_the_latest_verdict_is_the_one_carried_over(built, rita, alice):
     assert (verdict.value, verdict.reviewed_by) == ("rejected", alice)
 
 
-def test_report_page_carries_verdicts_over_once_on_first_view(built, rita, client):
+def test_verdicts_are_carried_over_once_when_the_run_finishes_and_pages_write_none(
+    built, rita, client
+):
     review.verdict_record(match=built.matches[(2, "alpha")], user=rita, value="confirmed")
     second = _rerun_with_new_alpha_version(built)
     client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     client.get(reverse("run-detail", args=[second.run.pk]))
+    assert Verdict.objects.filter(run=second.run).count() == 0  # a page view writes nothing
+    # what the chunk that finishes a run does (and the watchdog, for a run left without it)
+    report_prepare(run=second.run)
+    report_prepare(run=second.run)
     client.get(reverse("run-detail", args=[second.run.pk]))
     assert Verdict.objects.filter(run=second.run).count() == 1
     assert VerdictEvent.objects.filter(run_number=second.run.pk).count() == 1
