@@ -77,6 +77,7 @@ class DatasetVersion(models.Model):
 
 # The candidate columns blocking reads besides the two keys (see DatasetTrack.Meta.indexes).
 COVERED = ["id", "version", "artists_norm", "version_label", "duration_s"]
+READING_COVERED = ["track", "reading", "version", "artists_norm", "version_label", "duration_s"]
 
 
 class DatasetTrack(models.Model):
@@ -121,6 +122,52 @@ class DatasetTrack(models.Model):
 
     def __str__(self) -> str:
         return f"{self.artist} - {self.title}"
+
+
+class TrackReading(models.Model):
+    """Another reading of a dataset track: the (artist, title) its title supports besides the
+    credited one. A YouTube upload credited to the uploader's channel ("monelle") whose title
+    is "Fred Neil - A Little Bit of Rain" also reads as Fred Neil's "A Little Bit of Rain".
+
+    Only tracks whose title supports another reading have rows here (matcher.engine.readings);
+    the credited reading is the track itself. Blocking reads these rows beside the tracks, by the
+    same keys and through the same kind of covering indexes, so the reads stay index-only.
+    """
+
+    pk = models.CompositePrimaryKey("track_id", "reading")
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # The primary key (track, reading) leads with the track: no index of its own.
+    track = models.ForeignKey(
+        DatasetTrack, on_delete=models.CASCADE, related_name="readings", db_index=False
+    )
+    reading = models.PositiveSmallIntegerField(
+        help_text="1, 2...: the track's extra readings, in the engine's order"
+    )
+    name = models.CharField(max_length=32, help_text="Which reading, e.g. 'title_split'")
+    artist_key = ByteOrderCharField(max_length=255)
+    title_key = ByteOrderCharField(max_length=255)
+    artists_norm = models.TextField()
+    version_label = models.CharField(max_length=64, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["title_key", "artist_key"],
+                include=READING_COVERED,
+                name="reading_title_cover",
+            ),
+            models.Index(
+                fields=["artist_key", "title_key"],
+                include=READING_COVERED,
+                name="reading_artist_cover",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.artist_key} - {self.title_key}"
 
 
 class TrackIdentifier(models.Model):

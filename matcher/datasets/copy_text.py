@@ -16,7 +16,8 @@ from json.encoder import encode_basestring as _json_string
 from typing import Any
 
 from matcher.datasets.base import ImportProblem, TrackRecord
-from matcher.engine.keys import prepare
+from matcher.engine.keys import Prepared, prepare
+from matcher.engine.readings import extra_readings
 
 CHUNK_ROWS = 4_000  # rows per message: about 1.2 MB of COPY text
 QUEUE_CHUNKS = 4  # messages waiting for the importer, so memory stays bounded
@@ -43,6 +44,17 @@ TRACK_COPY_COLUMNS = (
     "version_label",
 )
 IDENT_COPY_COLUMNS = ("id", "version_id", "track_id", "kind", "value")
+READING_COPY_COLUMNS = (
+    "version_id",
+    "track_id",
+    "reading",
+    "duration_s",
+    "name",
+    "artist_key",
+    "title_key",
+    "artists_norm",
+    "version_label",
+)
 
 
 def escape(joined: str) -> str:
@@ -94,6 +106,7 @@ class Chunk:
 
     tracks: bytes = b""
     identifiers: bytes = b""
+    readings: bytes = b""
     rows: int = 0
     rejected: int = 0  # lines that did not become a track
     warnings: int = 0  # lines kept as a track without a bad optional field
@@ -139,8 +152,7 @@ def _extra_json(extra: dict[str, Any]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def _text_fields(rec: TrackRecord) -> list[str]:
-    prepared = prepare(artists=rec.artists, title=rec.title, duration_s=rec.duration_s)
+def _text_fields(rec: TrackRecord, prepared: Prepared) -> list[str]:
     side = prepared.side
     extra = _extra_json(rec.extra)
     return [
@@ -159,13 +171,38 @@ def _text_fields(rec: TrackRecord) -> list[str]:
     ]
 
 
-def _track_line(track_pk: int, target: Target, rec: TrackRecord) -> str:
-    fields = _text_fields(rec)
+def _duration(duration_s: float | None) -> str:
+    return "\\N" if duration_s is None else repr(float(duration_s))
+
+
+def _track_line(track_pk: int, target: Target, rec: TrackRecord, prepared: Prepared) -> str:
+    fields = _text_fields(rec, prepared)
     joined = "\x00".join(fields)
     if joined.count("\x00") != len(fields) - 1:  # a field held NUL: drop it, nothing readable lost
         joined = "\x00".join(_strip_nul(text) for text in fields)
-    duration = "\\N" if rec.duration_s is None else repr(float(rec.duration_s))
+    duration = _duration(rec.duration_s)
     return f"{track_pk}\t{target.version_id}\t{duration}\t{rec.source_row}\t{escape(joined)}\n"
+
+
+def reading_lines(
+    version_id: int,
+    track_pk: int,
+    artists: str | Sequence[str],
+    title: str,
+    prepared: Prepared,
+    duration_s: float | None,
+) -> list[str]:
+    """COPY lines of a track's extra readings (matcher.engine.readings), usually none."""
+    lines = []
+    readings = extra_readings(
+        artists=artists, title=title, credited=prepared, duration_s=duration_s
+    )
+    for number, reading in enumerate(readings, start=1):
+        side = reading.prepared.side
+        fields = (reading.name, side.artist_key, side.title_key, side.artists_norm, side.version)
+        text = escape("\x00".join(_strip_nul(f) for f in fields))
+        lines.append(f"{version_id}\t{track_pk}\t{number}\t{_duration(duration_s)}\t{text}\n")
+    return lines
 
 
 def encode(
@@ -221,13 +258,17 @@ def _fill(chunk: Chunk, recs: list[TrackRecord], target: Target, allocate: IdAll
     ident_ids = iter(allocate(target.ident_seq, n_idents) if n_idents else ())
     lines = []
     ident_lines = []
+    read_lines: list[str] = []
     vid = target.version_id
     for track_pk, rec in zip(track_ids, recs, strict=True):
-        lines.append(_track_line(track_pk, target, rec))
+        prepared = prepare(artists=rec.artists, title=rec.title, duration_s=rec.duration_s)
+        lines.append(_track_line(track_pk, target, rec, prepared))
+        read_lines += reading_lines(vid, track_pk, rec.artists, rec.title, prepared, rec.duration_s)
         for kind, value in rec.identifiers:
             text = escape(f"{kind[:16]}\x00{_strip_nul(value)[:255]}")
             ident_lines.append(f"{next(ident_ids)}\t{vid}\t{track_pk}\t{text}\n")
     chunk.tracks = "".join(lines).encode()
     chunk.identifiers = "".join(ident_lines).encode()
+    chunk.readings = "".join(read_lines).encode()
     chunk.rows = len(recs)
     return chunk

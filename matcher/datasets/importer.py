@@ -37,7 +37,8 @@ from matcher.datasets.base import DatasetFormatError, ImportProblem, TrackRecord
 from matcher.datasets.registry import FORMATS, KNOWN_DATASETS
 from matcher.engine.keys import prepare
 from matcher.engine.normalize import NORMALIZER_VERSION
-from matcher.models import Dataset, DatasetTrack, DatasetVersion, TrackIdentifier
+from matcher.engine.readings import Reading, extra_readings
+from matcher.models import Dataset, DatasetTrack, DatasetVersion, TrackIdentifier, TrackReading
 from matcher.search.services import search_terms_add, search_terms_refresh
 
 logger = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ def _vacuum(phases: dict[str, float], details: dict[str, float]) -> None:
     mark = time.monotonic()
     try:
         with connection.cursor() as cur:
-            for model in (DatasetTrack, TrackIdentifier):
+            for model in (DatasetTrack, TrackIdentifier, TrackReading):
                 table = model._meta.db_table
                 with _timed(details, f"vacuum {table}"):
                     # Table names come from the models, never from input.
@@ -292,7 +293,7 @@ def _vacuum(phases: dict[str, float], details: dict[str, float]) -> None:
 
 def _delete_version_rows(version_id: int) -> None:
     with connection.cursor() as cur:
-        for model in (TrackIdentifier, DatasetTrack):
+        for model in (TrackIdentifier, TrackReading, DatasetTrack):
             # Table names come from the models, never from input.
             cur.execute(
                 f"DELETE FROM {model._meta.db_table} WHERE version_id = %s",  # noqa: S608
@@ -323,6 +324,7 @@ def _copy_load(
 ) -> None:
     track_table = DatasetTrack._meta.db_table
     ident_table = TrackIdentifier._meta.db_table
+    reading_table = TrackReading._meta.db_table
     units = import_workers.plan_units(file_format, paths)
     if workers is None:
         big = sum(path.stat().st_size for path in paths) >= PARALLEL_MIN_BYTES
@@ -346,7 +348,8 @@ def _copy_load(
             expected = FORMATS[file_format].estimate_rows(paths)
             rebuild_indexes = expected >= BULK_MIN_ROWS and expected >= existing / 2
         summary.rebuilt_indexes = rebuild_indexes
-        saved = _drop_secondary(cur, [track_table, ident_table]) if rebuild_indexes else None
+        tables = [track_table, ident_table, reading_table]
+        saved = _drop_secondary(cur, tables) if rebuild_indexes else None
 
         loading = time.monotonic()
         target = copy_text.Target(version_id, track_seq, ident_seq)
@@ -367,6 +370,9 @@ def _copy_load(
             )
         track_copy = f"COPY {track_table} ({', '.join(copy_text.TRACK_COPY_COLUMNS)}) FROM STDIN"
         ident_copy = f"COPY {ident_table} ({', '.join(copy_text.IDENT_COPY_COLUMNS)}) FROM STDIN"
+        reading_copy = (
+            f"COPY {reading_table} ({', '.join(copy_text.READING_COPY_COLUMNS)}) FROM STDIN"
+        )
         try:
             for chunk in chunks:
                 for source_file, source_row, reason in chunk.problems:
@@ -384,6 +390,9 @@ def _copy_load(
                 if chunk.identifiers:
                     with cur.copy(ident_copy) as copy:
                         copy.write(chunk.identifiers)
+                if chunk.readings:
+                    with cur.copy(reading_copy) as copy:
+                        copy.write(chunk.readings)
                 summary.rows += chunk.rows
                 if progress:
                     progress(chunk.rows)
@@ -395,8 +404,8 @@ def _copy_load(
         summary.phases["load"] = mark - loading
         if saved is not None:
             # fresh statistics so the duplicate removal joins by hash, not row by row
-            cur.execute(f"ANALYZE {track_table}")
-            cur.execute(f"ANALYZE {ident_table}")
+            for table in tables:
+                cur.execute(f"ANALYZE {table}")
             summary.phases["analyze"] = time.monotonic() - mark
             mark = time.monotonic()
         summary.duplicate_count = _remove_duplicates(
@@ -431,6 +440,7 @@ def _remove_duplicates(
     """
     track_table = DatasetTrack._meta.db_table
     ident_table = TrackIdentifier._meta.db_table
+    reading_table = TrackReading._meta.db_table
     # Workers write in any order, so "first" comes from the provenance, not from the ids.
     order = "array_position(%s::text[], source_file::text), source_row, id"
     ranked = f"SELECT id, row_number() OVER (PARTITION BY track_id ORDER BY {order}) AS n"
@@ -469,6 +479,12 @@ def _remove_duplicates(
             cur.execute(
                 f"DELETE FROM {ident_table} i USING import_duplicates d "  # noqa: S608
                 "WHERE i.track_id = d.id"
+            )
+        with _timed(details, "duplicates: readings deleted"):
+            # through the primary key (track_id, reading), which the load keeps
+            cur.execute(
+                f"DELETE FROM {reading_table} r USING import_duplicates d "  # noqa: S608
+                "WHERE r.track_id = d.id"
             )
         with _timed(details, "duplicates: tracks deleted"):
             cur.execute(
@@ -570,7 +586,7 @@ def _load(
     summary: ImportSummary,
     progress: Callable[[int], None] | None,
 ) -> None:
-    batch: list[tuple[list[Any], list[tuple[str, str]]]] = []
+    batch: list[_OrmRow] = []
     for item in records:
         if isinstance(item, ImportProblem):
             summary.add_problem(
@@ -596,8 +612,15 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
-def _track_row(rec: TrackRecord) -> tuple[list[Any], list[tuple[str, str]]]:
+# A track's column values (TRACK_COLUMNS[2:]), identifiers and extra readings.
+_OrmRow = tuple[list[Any], list[tuple[str, str]], list[Reading]]
+
+
+def _track_row(rec: TrackRecord) -> _OrmRow:
     prepared = prepare(artists=rec.artists, title=rec.title, duration_s=rec.duration_s)
+    readings = extra_readings(
+        artists=rec.artists, title=rec.title, credited=prepared, duration_s=rec.duration_s
+    )
     side = prepared.side
     row = [
         _clean(rec.track_id)[:128],
@@ -615,27 +638,43 @@ def _track_row(rec: TrackRecord) -> tuple[list[Any], list[tuple[str, str]]]:
         _clean(side.artists_norm),
         side.version,
     ]
-    return row, rec.identifiers
+    return row, rec.identifiers, readings
 
 
 class _OrmWriter:
     def __init__(self, version_id: int) -> None:
         self.version_id = version_id
 
-    def write(self, batch: list[tuple[list[Any], list[tuple[str, str]]]]) -> None:
+    def write(self, batch: list[_OrmRow]) -> None:
         tracks = [
             DatasetTrack(
                 version_id=self.version_id, **dict(zip(TRACK_COLUMNS[2:], row, strict=True))
             )
-            for row, _ in batch
+            for row, _, _ in batch
         ]
         DatasetTrack.objects.bulk_create(tracks, batch_size=1000)
         idents = [
             TrackIdentifier(version_id=self.version_id, track_id=track.pk, kind=kind, value=value)
-            for track, (_, pairs) in zip(tracks, batch, strict=True)
+            for track, (_, pairs, _) in zip(tracks, batch, strict=True)
             for kind, value in pairs
         ]
         TrackIdentifier.objects.bulk_create(idents, batch_size=1000)
+        readings = [
+            TrackReading(
+                version_id=self.version_id,
+                track_id=track.pk,
+                reading=number,
+                name=reading.name,
+                artist_key=_clean(reading.prepared.side.artist_key),
+                title_key=_clean(reading.prepared.side.title_key),
+                artists_norm=_clean(reading.prepared.side.artists_norm),
+                version_label=reading.prepared.side.version,
+                duration_s=track.duration_s,
+            )
+            for track, (_, _, extra) in zip(tracks, batch, strict=True)
+            for number, reading in enumerate(extra, start=1)
+        ]
+        TrackReading.objects.bulk_create(readings, batch_size=1000)
 
     def remove_duplicate_ids(self) -> int:
         """Keep the first track of each dataset id (lowest line), drop later repeats.
@@ -651,10 +690,11 @@ class _OrmWriter:
             f"AND u.track_id = t.track_id AND u.id < t.id)"
         )
         with connection.cursor() as cur:
-            cur.execute(
-                f"DELETE FROM {ident_table} WHERE track_id IN ({dup_sql})",  # noqa: S608
-                [self.version_id],
-            )
+            for dependent in (ident_table, TrackReading._meta.db_table):
+                cur.execute(
+                    f"DELETE FROM {dependent} WHERE track_id IN ({dup_sql})",  # noqa: S608
+                    [self.version_id],
+                )
             cur.execute(
                 f"DELETE FROM {table} WHERE id IN ({dup_sql})",  # noqa: S608
                 [self.version_id],

@@ -25,7 +25,15 @@ import pyarrow.compute as pc
 
 from matcher.datasets import laion_disco
 from matcher.datasets.base import Unit
-from matcher.datasets.copy_text import Chunk, IdAllocator, Target, encode, encode_records, escape
+from matcher.datasets.copy_text import (
+    Chunk,
+    IdAllocator,
+    Target,
+    encode,
+    encode_records,
+    escape,
+    reading_lines,
+)
 from matcher.engine.keys import prepare
 
 # What Python's str.strip() removes (str.isspace), as an RE2 character class.
@@ -78,9 +86,10 @@ def encode_batch(batch: laion_disco.Batch, target: Target, allocate: IdAllocator
         chunk = Chunk()
     positions = pc.indices_nonzero(plain)
     if len(positions):
-        tracks, identifiers = _plain_text(columns, positions, batch, target, allocate)
+        tracks, identifiers, readings = _plain_text(columns, positions, batch, target, allocate)
         chunk.tracks = tracks + chunk.tracks
         chunk.identifiers = identifiers + chunk.identifiers
+        chunk.readings = readings + chunk.readings
         chunk.rows += len(positions)
     return chunk
 
@@ -198,23 +207,30 @@ def _plain_text(
     batch: laion_disco.Batch,
     target: Target,
     allocate: IdAllocator,
-) -> tuple[bytes, bytes]:
-    """(tracks, identifiers) COPY text of the plain rows at `positions`."""
+) -> tuple[bytes, bytes, bytes]:
+    """(tracks, identifiers, readings) COPY text of the plain rows at `positions`."""
     take = {name: pc.take(array, positions) for name, array in c.items()}
     titles = take["title"].to_pylist()
     artist_lists = take["artist_names"].to_pylist()
+    n = len(titles)
+    pks = allocate(target.track_seq, n)
+    durations = take["duration"].to_pylist()
     artist_keys: list[str] = []
     title_keys: list[str] = []
     artists_norm: list[str] = []
     versions: list[str] = []
-    for title, artists in zip(titles, artist_lists, strict=True):
-        side = prepare(artists=artists or [], title=title).side
+    read_lines: list[str] = []
+    vid = target.version_id
+    for pk, title, artists, seconds in zip(pks, titles, artist_lists, durations, strict=True):
+        prepared = prepare(artists=artists or [], title=title)
+        side = prepared.side
         artist_keys.append(side.artist_key)
         title_keys.append(side.title_key)
         artists_norm.append(side.artists_norm)
         versions.append(side.version)
-    n = len(titles)
-    track_pks = pa.array(allocate(target.track_seq, n), pa.int64())
+        duration_s = float(seconds) if seconds and seconds > 0 else None
+        read_lines += reading_lines(vid, pk, artists or [], title, prepared, duration_s)
+    track_pks = pa.array(pks, pa.int64())
     version = str(target.version_id)
 
     duration = take["duration"]
@@ -256,7 +272,7 @@ def _plain_text(
             "youtube_channel",
             channel_values,
         )
-    return tracks, identifiers
+    return tracks, identifiers, "".join(read_lines).encode()
 
 
 def _extra(take: dict[str, pa.Array]) -> pa.Array:

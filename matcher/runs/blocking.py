@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from django.db import connections
 
 from matcher.engine.keys import (
     ARTIST_KEY_CAP,
@@ -28,7 +25,6 @@ from matcher.engine.score import (
     rank_candidates,
 )
 from matcher.models import (
-    DatasetTrack,
     TrackIdentifier,
 )
 from matcher.runs.track_reads import (
@@ -39,10 +35,12 @@ from matcher.runs.track_reads import (
     Lookups,
     TrackRow,
     candidate_from_row,
+    candidate_key,
     fetch_tracks,
+    keys_over_cap,
     slices,
 )
-from matcher.search.keys import RANGE_END, index_reads, one_typo_keys
+from matcher.search.keys import one_typo_keys
 from uploads.models import CatalogRow
 
 
@@ -93,11 +91,11 @@ def block_candidates(
     }
     title_keys = {q.prepared.side.title_key for q in queries if q.prepared.side.title_key}
     artist_keys = {q.prepared.side.artist_key for q in queries if q.prepared.side.artist_key}
-    common = _over_common("title_key", title_keys, version_ids, KEY_CAP, using, exact=True)
+    common = keys_over_cap("title_key", title_keys, version_ids, KEY_CAP, using, exact=True)
     # Artists with many tracks are blocked with the first character of the title too: a
     # 5,000-track artist then gives a few hundred candidates, not 5,000, per catalog row.
-    big = _over_common("artist_key", artist_keys, version_ids, ARTIST_WHOLE, using, exact=True)
-    common |= _over_common(
+    big = keys_over_cap("artist_key", artist_keys, version_ids, ARTIST_WHOLE, using, exact=True)
+    common |= keys_over_cap(
         "artist_key", {k for _, k in big}, version_ids, ARTIST_KEY_CAP, using, exact=True
     )
     big_artists = {k for _, k in big} - {k for c, k in common if c == "artist_key"}
@@ -150,7 +148,7 @@ def block_candidates(
         ids: dict[int, str] = {}
         for kind, value in q.identifiers:
             for pk in by_ident.get((kind, value), ()):
-                ids[pk] = f"{kind}:{value}"
+                ids[candidate_key(pk)] = f"{kind}:{value}"
         titled[i] = by_title.get(q.prepared.side.title_key, [])
         for pk in titled[i]:
             ids.setdefault(pk, "")
@@ -211,7 +209,7 @@ def block_candidates(
                 ranges[column].add(prefix)
         too_common: set[tuple[str, str]] = set()
         for column, prefixes in ranges.items():
-            too_common |= _over_common(
+            too_common |= keys_over_cap(
                 column, prefixes, version_ids, PREFIX_CAP, using, exact=False
             )
             prefixes -= {p for c, p in too_common if c == column}
@@ -255,7 +253,7 @@ def block_candidates(
             for column, by_key in near.items()
         }
         for column, keys in keys_of.items():
-            over = _over_common(column, keys, version_ids, PREFIX_CAP, using, exact=True)
+            over = keys_over_cap(column, keys, version_ids, PREFIX_CAP, using, exact=True)
             keys -= {k for _, k in over}
         lookups = Lookups(equal={c: sorted(k) for c, k in keys_of.items() if k})
         read = fetch_tracks(lookups, version_ids, using, rows) if lookups.equal else []
@@ -338,47 +336,3 @@ def _identifier_hits(
             if (kind, value) in idents:
                 by_ident[(kind, value)].append(track_pk)
     return by_ident
-
-
-def _over_common(
-    column: str, keys: set[str], version_ids: list[int], cap: int, using: str, *, exact: bool
-) -> set[tuple[str, str]]:
-    """The keys (exact values, or prefixes when not `exact`) shared by more than `cap` tracks.
-
-    Each key's count stops at cap + 1 rows of the index, so a key with a million tracks costs
-    no more than a rare one. PostgreSQL does all keys in one query (a LATERAL-style subquery per
-    key); other databases ask key by key.
-    """
-    if not keys:
-        return set()
-    assert column in ("title_key", "artist_key")
-    connection = connections[using]
-    ordered = sorted(keys)
-    found: set[tuple[str, str]] = set()
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(DatasetTrack._meta.db_table)
-        match = f"t.{column} = k" if exact else f"t.{column} >= k AND t.{column} < k || %s"
-        # Only the column (checked above) and the model's table name are interpolated.
-        sql = (
-            f"SELECT k FROM unnest(%s::text[]) AS k WHERE (SELECT count(*) FROM "  # noqa: S608
-            f"(SELECT 1 FROM {table} t WHERE {match} AND t.version_id = ANY(%s) "
-            f"LIMIT %s) s) > %s"
-        )
-        with index_reads(using) as cursor:
-            for part in slices(ordered, 1000):
-                params: list[Any] = [part]
-                if not exact:
-                    params.append(RANGE_END)
-                params += [list(version_ids), cap + 1, cap]
-                cursor.execute(sql, params)
-                found |= {(column, k) for (k,) in cursor.fetchall()}
-        return found
-    base = DatasetTrack.objects.using(using).filter(version_id__in=version_ids)
-    for key in ordered:
-        if exact:
-            qs = base.filter(**{column: key})
-        else:
-            qs = base.filter(**{f"{column}__gte": key, f"{column}__lt": key + RANGE_END})
-        if qs.values("pk")[: cap + 1].count() > cap:
-            found.add((column, key))
-    return found

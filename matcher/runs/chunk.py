@@ -34,7 +34,7 @@ from matcher.models import (
     RowResult,
 )
 from matcher.reports.services import report_prepare
-from matcher.runs.blocking import Query, block_candidates
+from matcher.runs.blocking import Blocked, Query, block_candidates
 from matcher.runs.evidence import match_evidence
 from matcher.runs.track_reads import Candidate, fill_provenance
 from uploads.models import CatalogRow
@@ -184,7 +184,7 @@ def _match_rows(
     matches: list[Match] = []
     fill_provenance(
         blocked.tracks,
-        {pk for _, scored in blocked.scored for _, pk in scored},
+        {key for _, scored in blocked.scored for _, key in scored},
         with_album=any(q.prepared.side.album_key for q in queries),
     )
     for q, (candidate_ids, scored) in zip(queries, blocked.scored, strict=True):
@@ -192,42 +192,14 @@ def _match_rows(
         album_key = q.prepared.side.album_key
         if album_key:  # compared now that the matches' albums are read
             scored = [
-                (replace(s, album=album_similarity(album_key, tracks[pk].side.album_key)), pk)
-                for s, pk in scored
+                (replace(s, album=album_similarity(album_key, tracks[key].side.album_key)), key)
+                for s, key in scored
             ]
-        per_dataset: dict[int, int] = defaultdict(int)
-        row_matches: list[Match] = []
-        for position, (score, pk) in enumerate(scored):
-            cand = tracks[pk]
-            dataset_id = dataset_of_version[cand.version_id]
-            if per_dataset[dataset_id] >= settings.MATCH_MAX_PER_DATASET:
-                continue
-            per_dataset[dataset_id] += 1
-            extra_rules = list(blocked.notes.get(q.row.pk, ()))
-            if per_dataset[dataset_id] == 1:
-                runner = _runner_up(scored, position, dataset_id, tracks, dataset_of_version)
-                if runner is not None:
-                    note = ambiguity_note(score, cand.side, runner[0], tracks[runner[1]].side)
-                    if note:
-                        extra_rules.append(note)
-            row_matches.append(
-                Match(
-                    run=run,
-                    catalog_row=q.row,
-                    track_id=pk,
-                    dataset_id=dataset_id,
-                    kind=score.kind,
-                    confidence=score.confidence,
-                    rank=per_dataset[dataset_id],
-                    artist_score=score.artist,
-                    title_score=score.title,
-                    duration_delta_s=score.duration_delta_s,
-                    version_note=score.version_note,
-                    evidence=match_evidence(
-                        q, cand, score, versions[cand.version_id], thresholds, extra_rules
-                    ),
-                )
-            )
+        # A track found through several of its readings counts once, by its best reading.
+        scored = _best_reading_per_track(scored, tracks)
+        row_matches = _row_matches(
+            q, scored, tracks, dataset_of_version, versions, blocked, thresholds, run
+        )
         matches.extend(row_matches)
         best = row_matches[0] if row_matches else None
         results.append(
@@ -239,12 +211,96 @@ def _match_rows(
                 best_confidence=best.confidence if best else 0,
                 candidates_considered=candidate_ids,
                 top_candidates=[
-                    {"track": pk, "kind": s.kind, "confidence": s.confidence, **s.fields()}
-                    for s, pk in scored[:TOP_CANDIDATES_KEPT]
+                    {
+                        "track": tracks[key].track_pk,
+                        "reading": tracks[key].reading_name,
+                        "kind": s.kind,
+                        "confidence": s.confidence,
+                        **s.fields(),
+                    }
+                    for s, key in scored[:TOP_CANDIDATES_KEPT]
                 ],
             )
         )
     return results, matches
+
+
+def _best_reading_per_track(
+    scored: list[tuple[Score, int]], tracks: dict[int, Candidate]
+) -> list[tuple[Score, int]]:
+    seen: set[int] = set()
+    kept = []
+    for score, key in scored:  # best first
+        track_pk = tracks[key].track_pk
+        if track_pk not in seen:
+            seen.add(track_pk)
+            kept.append((score, key))
+    return kept
+
+
+def _row_matches(
+    q: Query,
+    scored: list[tuple[Score, int]],
+    tracks: dict[int, Candidate],
+    dataset_of_version: dict[int, int],
+    versions: dict[int, DatasetVersion],
+    blocked: Blocked,
+    thresholds: Thresholds,
+    run: MatchRun,
+) -> list[Match]:
+    """A row's matches, best first, at most MATCH_MAX_PER_DATASET recordings per dataset.
+
+    Every copy counts: a dataset track that is the same recording as one already listed (the
+    same keys and version, scored the same: a second upload, a second id) is listed too, as
+    evidence of its own, without taking the place of another recording.
+    """
+    per_dataset: dict[int, int] = defaultdict(int)
+    listed: dict[int, set[tuple[str, str, str, int, str]]] = defaultdict(set)
+    row_matches: list[Match] = []
+    for position, (score, key) in enumerate(scored):
+        cand = tracks[key]
+        dataset_id = dataset_of_version[cand.version_id]
+        recording = (
+            cand.side.artist_key,
+            cand.side.title_key,
+            cand.side.version,
+            score.confidence,
+            score.kind,
+        )
+        copy = recording in listed[dataset_id]
+        if not copy:
+            if per_dataset[dataset_id] >= settings.MATCH_MAX_PER_DATASET:
+                continue
+            per_dataset[dataset_id] += 1
+            listed[dataset_id].add(recording)
+        extra_rules = list(blocked.notes.get(q.row.pk, ()))
+        if copy:
+            extra_rules.append("another copy in this dataset of the recording listed above")
+        elif per_dataset[dataset_id] == 1:
+            runner = _runner_up(scored, position, dataset_id, tracks, dataset_of_version)
+            if runner is not None:
+                note = ambiguity_note(score, cand.side, runner[0], tracks[runner[1]].side)
+                if note:
+                    extra_rules.append(note)
+        row_matches.append(
+            Match(
+                run=run,
+                catalog_row=q.row,
+                track_id=cand.track_pk,
+                dataset_id=dataset_id,
+                kind=score.kind,
+                confidence=score.confidence,
+                rank=len([m for m in row_matches if m.dataset_id == dataset_id]) + 1,
+                artist_score=score.artist,
+                title_score=score.title,
+                duration_delta_s=score.duration_delta_s,
+                version_note=score.version_note,
+                evidence=match_evidence(
+                    q, cand, score, versions[cand.version_id], thresholds, extra_rules
+                ),
+            )
+        )
+    return row_matches
 
 
 def _runner_up(

@@ -46,6 +46,9 @@ def match_evidence(
         },
         "track": {
             "dataset_track_id": cand.dataset_track_id,
+            "artist": cand.artist,
+            "title": cand.title,
+            "reading": cand.reading_name,
             "normalized": {
                 "artists": list(cand.side.artists),
                 "artist_key": cand.side.artist_key,
@@ -54,7 +57,10 @@ def match_evidence(
             },
         },
         "scores": score.fields(),
-        "rules": list(q.prepared.rules) + list(score.rules) + list(extra_rules),
+        "rules": list(q.prepared.rules)
+        + _reading_rules(cand)
+        + list(score.rules)
+        + list(extra_rules),
         "thresholds": thresholds.as_dict(),
         "engine_version": ENGINE_VERSION,
         "normalizer_version": NORMALIZER_VERSION,
@@ -65,3 +71,12 @@ def match_evidence(
         },
         "provenance": {"file": cand.source_file, "row": cand.source_row},
     }
+
+
+def _reading_rules(cand: Candidate) -> list[str]:
+    if not cand.reading:
+        return []
+    return [
+        f"dataset track read from its title ({cand.reading_name}): artist "
+        f"'{cand.side.artist_key}', title '{cand.side.title_key}' (credited to '{cand.artist}')"
+    ]

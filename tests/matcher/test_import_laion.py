@@ -62,7 +62,7 @@ def batch_of(rows: list[dict[str, Any]], schema: pa.Schema = SCHEMA, first_row: 
 
 def decoded(chunk: Chunk) -> dict[str, Any]:
     """What a chunk writes, without the primary keys: tracks by source row (duration as a
-    number), the identifiers of each, the counts and the problems."""
+    number), the identifiers and the extra readings of each, the counts and the problems."""
     tracks: dict[str, tuple[int, list[Any]]] = {}
     for line in chunk.tracks.decode().split("\n")[:-1]:
         fields = line.split("\t")
@@ -74,9 +74,16 @@ def decoded(chunk: Chunk) -> dict[str, Any]:
     for line in chunk.identifiers.decode().split("\n")[:-1]:
         pk, version, track_pk, kind, value = line.split("\t")
         identifiers.setdefault(tracks[track_pk][0], []).append((version, kind, value))
+    readings: dict[int, list[tuple[str, ...]]] = {}
+    for line in chunk.readings.decode().split("\n")[:-1]:
+        fields = line.split("\t")
+        assert len(fields) == len(copy_text.READING_COPY_COLUMNS)
+        version, track_pk, *rest = fields
+        readings.setdefault(tracks[track_pk][0], []).append((version, *rest))
     return {
         "tracks": {source_row: fields for source_row, fields in tracks.values()},
         "identifiers": {key: sorted(value) for key, value in identifiers.items()},
+        "readings": {key: sorted(value) for key, value in readings.items()},
         "counts": (chunk.rows, chunk.rejected, chunk.warnings),
         "problems": sorted(chunk.problems),
     }
