@@ -1,0 +1,74 @@
+"""Readings and copies end to end: real YouTube rows imported on each path, a catalog matched."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from matcher.datasets.importer import dataset_import
+from matcher.models import Match, TrackReading
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "youtube"
+
+
+@pytest.fixture(params=["copy", "orm"])
+def uploads(request, transactional_db):  # type: ignore[no-untyped-def]
+    dataset_import(
+        slug="youtube-sample",
+        paths=[DATA / "uploads.csv"],
+        file_format="generic-csv",
+        use_copy=request.param == "copy",
+    )
+    return request.param
+
+
+def _match(tmp_path: Path, rows: list[tuple[str, str]]) -> dict[int, list[dict[str, str]]]:
+    catalog = tmp_path / "catalog.csv"
+    with catalog.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([("Artist", "Title"), *rows])
+    out = tmp_path / "report.csv"
+    call_command("match_catalog", str(catalog), "--org", "readings-label", "--out", str(out))
+    lines: dict[int, list[dict[str, str]]] = {}
+    with out.open(encoding="utf-8", newline="") as fh:
+        for line in csv.DictReader(fh):
+            lines.setdefault(int(line["catalog_row"]), []).append(line)
+    return lines
+
+
+def test_a_title_that_names_another_artist_is_stored_as_an_extra_reading(uploads):
+    readings = {
+        (r.track.track_id, r.name): (r.artist_key, r.title_key)
+        for r in TrackReading.objects.select_related("track")
+    }
+    assert readings[("yt-montez", "title_split")] == ("chris montez", "our day will come")
+    assert ("copy-a", "title_split") not in readings  # a plain title has no other reading
+
+
+def test_a_channel_upload_is_found_through_the_artist_in_its_title(uploads, tmp_path):
+    lines = _match(
+        tmp_path, [("Chris Montez", "Our Day Will Come"), ("Aimee Mann", "The Scientist")]
+    )
+    montez = lines[2][0]
+    assert (montez["status"], montez["dataset_track_id"]) == ("matched", "yt-montez")
+    assert montez["match_kind"] in ("exact", "strong")
+    mann = lines[3][0]
+    assert (mann["status"], mann["dataset_track_id"]) == ("matched", "yt-mann")
+    evidence = Match.objects.get(track__track_id="yt-montez").evidence
+    assert evidence["track"]["reading"] == "title_split"
+    assert evidence["track"]["artist"] == "flatop47"
+    assert any("read from its title" in rule for rule in evidence["rules"])
+
+
+def test_both_copies_of_a_recording_are_listed_each_with_its_own_id(uploads, tmp_path):
+    lines = _match(tmp_path, [("Jim Lowe", "The Green Door")])
+    ids = sorted(line["dataset_track_id"] for line in lines[2])
+    assert ids == ["copy-a", "copy-b"]
+    assert {line["match_kind"] for line in lines[2]} == {"exact"}
+
+
+def test_the_same_song_by_another_performer_is_not_matched_through_a_reading(uploads, tmp_path):
+    lines = _match(tmp_path, [("Coldplay", "The Scientist")])
+    assert all(line["match_kind"] not in ("identifier", "exact", "strong") for line in lines[2])
