@@ -15,6 +15,17 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 SPOTIFY = ROOT / "tests" / "data" / "datasets" / "spotify_tracks_sample_886.csv"
+YOUTUBE = ROOT / "tests" / "data" / "youtube" / "uploads.csv"
+# Catalog rows found only through a reading of a YouTube upload's title, or as two copies.
+YOUTUBE_ROWS = {
+    ("Chris Montez", "Our Day Will Come"): {"yt-montez"},
+    ("Aimee Mann", "The Scientist"): {"yt-mann"},
+    ("Jim Lowe", "The Green Door"): {"copy-a", "copy-b"},
+}
+IMPORTS = (
+    ("spotify", SPOTIFY, "spotify-tracks-dataset"),
+    ("youtube", YOUTUBE, "generic-csv"),
+)
 COMPARED = ("catalog_row", "status", "dataset_track_id", "match_kind", "confidence")
 
 
@@ -56,9 +67,15 @@ def _catalog(path: Path) -> list[int]:
             artist, title = _early_typo(artist), _early_typo(title)
             early.append(len(rows) + 1)  # sheet row: the header is row 1
         rows.append((artist, title, f"{minutes}:{seconds:02d}"))
+    rows += [(artist, title, "") for artist, title in YOUTUBE_ROWS]
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
     return early
+
+
+def _catalog_rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))[1:]
 
 
 def _report(path: Path) -> list[tuple[str, ...]]:
@@ -77,8 +94,8 @@ def _sqlite_run(tmp_path: Path, catalog: Path) -> list[tuple[str, ...]]:
     manage = [sys.executable, str(ROOT / "manage.py")]
     for args in (
         ["migrate", "-v0"],
-        ["import_dataset", "spotify", str(SPOTIFY), "--format", "spotify-tracks-dataset",
-         "--no-progress"],
+        *(["import_dataset", slug, str(path), "--format", fmt, "--no-progress"]
+          for slug, path, fmt in IMPORTS),
         ["match_catalog", str(catalog), "--org", "same-label", "--out", str(out)],
     ):  # fmt: skip
         done = subprocess.run(
@@ -93,10 +110,8 @@ def test_postgresql_and_sqlite_give_the_same_matches(tmp_path):
     assert connection.vendor == "postgresql"
     catalog = tmp_path / "catalog.csv"
     early = _catalog(catalog)
-    call_command(
-        "import_dataset", "spotify", str(SPOTIFY), "--format", "spotify-tracks-dataset",
-        "--no-progress",
-    )  # fmt: skip
+    for slug, path, fmt in IMPORTS:
+        call_command("import_dataset", slug, str(path), "--format", fmt, "--no-progress")
     pg_out = tmp_path / "pg.csv"
     call_command("match_catalog", str(catalog), "--org", "same-label", "--out", str(pg_out))
     postgres = _report(pg_out)
@@ -111,4 +126,10 @@ def test_postgresql_and_sqlite_give_the_same_matches(tmp_path):
     assert len(early) >= 3
     found = {line[0] for line in postgres if line[1] == "matched"}
     assert {str(r) for r in early} <= found, (early, [ln for ln in postgres if int(ln[0]) in early])
+    # The YouTube rows close the catalog: found through a title reading, or both copies.
+    first_youtube_row = len(_catalog_rows(catalog)) - len(YOUTUBE_ROWS) + 2  # header is row 1
+    for offset, expected in enumerate(YOUTUBE_ROWS.values()):
+        row = str(first_youtube_row + offset)
+        got = {line[2] for line in postgres if line[0] == row and line[1] == "matched"}
+        assert got == expected, (row, got)
     assert sqlite == postgres
