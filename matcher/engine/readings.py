@@ -22,6 +22,18 @@ _DASH_SPLIT = re.compile(
 )
 
 
+# How a reviewer reads each reading's name (the evidence page, the exports).
+LABELS = {
+    "credited": "as credited",
+    "title_split": "artist and title both read from the title (Artist - Title)",
+    "title_split_reversed": "artist and title both read from the title, title first",
+}
+
+
+def describe(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " "))
+
+
 class Reading(NamedTuple):
     name: str  # "title_split" (artist - title), "title_split_reversed" (title - artist)
     prepared: Prepared

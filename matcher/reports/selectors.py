@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
+from matcher.engine.readings import describe as describe_reading
 from matcher.models import (
     Dataset,
     DatasetTrack,
@@ -496,7 +497,9 @@ def evidence_context(match: Match) -> dict[str, Any]:
             track_pk=c.get("track", 0),
             kind=c.get("kind", ""),
             confidence=c.get("confidence", 0),
-            scores={k: v for k, v in c.items() if k not in ("track", "kind", "confidence")},
+            scores={
+                k: v for k, v in c.items() if k not in ("track", "reading", "kind", "confidence")
+            },
             is_this_match=c.get("track") == match.track_id,
             match_pk=match_of_track.get(c.get("track", 0)),
         )
@@ -504,8 +507,11 @@ def evidence_context(match: Match) -> dict[str, Any]:
     ]
     evidence = match.evidence or {}
     catalog_row = match.catalog_row
+    reading = (evidence.get("track") or {}).get("reading") or "credited"
     return {
         "match": match,
+        "reading": reading,
+        "reading_label": describe_reading(reading),
         "row_result": row_result,
         "candidates": candidates,
         "identifiers": list(match.track.identifiers.values_list("kind", "value")),

@@ -72,3 +72,25 @@ def test_both_copies_of_a_recording_are_listed_each_with_its_own_id(uploads, tmp
 def test_the_same_song_by_another_performer_is_not_matched_through_a_reading(uploads, tmp_path):
     lines = _match(tmp_path, [("Coldplay", "The Scientist")])
     assert all(line["match_kind"] not in ("identifier", "exact", "strong") for line in lines[2])
+
+
+def test_the_evidence_page_says_which_reading_of_the_upload_matched(uploads, tmp_path, client):
+    from django.contrib.auth import get_user_model
+    from django.http import HttpRequest
+    from django.urls import reverse
+
+    from accounts.models import Membership, Organization, Role
+
+    _match(tmp_path, [("Chris Montez", "Our Day Will Come"), ("Jim Lowe", "The Green Door")])
+    user = get_user_model().objects.create_user("lena", password="a-long-pass-phrase-42")
+    org = Organization.objects.get(slug="readings-label")
+    Membership.objects.create(organization=org, user=user, role=Role.OWNER)
+    client.login(request=HttpRequest(), username="lena", password="a-long-pass-phrase-42")
+    montez = Match.objects.get(track__track_id="yt-montez")
+    body = client.get(reverse("match-evidence", args=[montez.pk])).content.decode()
+    assert 'id="reading"' in body
+    assert "read from the title" in body
+    assert "flatop47" in body  # the credit as published stays in view
+    plain = Match.objects.get(track__track_id="copy-a")
+    body = client.get(reverse("match-evidence", args=[plain.pk])).content.decode()
+    assert 'id="reading"' not in body
