@@ -3,6 +3,7 @@ durations as people read them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import template
@@ -21,6 +22,18 @@ def optional_url(name: str, *args: Any) -> str:
         return reverse(name, args=args or None)
     except NoReverseMatch:
         return ""
+
+
+_HTTP_URL = re.compile(r"https?://[^\s]+\Z", re.IGNORECASE)
+
+
+@register.filter
+def http_url(value: Any) -> str:
+    """`value` when it is an http(s) URL, else "": only such URLs become links. A dataset row's
+    url is imported text; a `javascript:` or `data:` one shown as a link would run for anyone
+    who clicks it (the caller shows it as text instead)."""
+    text = str(value or "").strip()
+    return text if _HTTP_URL.match(text) else ""
 
 
 @register.filter
