@@ -29,7 +29,7 @@ CACHE = Path("/tmp/trainwatch-bench")
 FULL = 12_320_916
 SEED = 7
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/trainwatch_bench"
-TABLES = ("matcher_datasettrack", "matcher_trackidentifier")
+TABLES = ("matcher_datasettrack", "matcher_trackidentifier", "matcher_trackreading")
 
 
 def load() -> str:
@@ -130,8 +130,8 @@ def empty_tables(url: str) -> None:
 
     with psycopg.connect(**conninfo(url), autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE matcher_match, matcher_trackidentifier, matcher_datasettrack, "
-            "matcher_datasetversion, matcher_dataset CASCADE"
+            "TRUNCATE matcher_match, matcher_trackidentifier, matcher_trackreading, "
+            "matcher_datasettrack, matcher_datasetversion, matcher_dataset CASCADE"
         )
         conn.execute("VACUUM ANALYZE matcher_datasettrack")
 
@@ -273,6 +273,14 @@ def disk_use(url: str) -> dict[str, tuple[int, int]]:
     return sizes
 
 
+def reading_count(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(**conninfo(url), autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM matcher_trackreading").fetchone()
+        return int(row[0]) if row else 0
+
+
 def bench(url: str, rows: int) -> None:
     print(f"== {rows:,} LAION-shaped rows (seed {SEED}); load average {load()}", flush=True)
     files = laion_files(rows)
@@ -298,6 +306,7 @@ def bench(url: str, rows: int) -> None:
     print(f"   load average after the import: {load()}")
     for table, (total, indexes) in disk_use(url).items():
         print(f"   disk: {table} {total / 2**20:,.0f} MB (indexes {indexes / 2**20:,.0f} MB)")
+    print(f"   extra readings (matcher.engine.readings): {reading_count(url):,}")
     csv_path = csv_copy(files)
     copied, indexed = raw_copy(url, csv_path)
     print(

@@ -38,12 +38,6 @@ def encode_unit(unit: Unit, target: Target, allocate: IdAllocator) -> Iterator[C
 
 def _worker(conninfo: dict[str, Any], target: Target, todo: Any, out: Any, index: int) -> None:
     """One worker process: take units from `todo` until None, put their chunks on `out`."""
-    # Arrow's allocator (docs/benchmarks.md, Normalization): reading and normalizing 1M LAION
-    # rows peaked at 150 MB with jemalloc, 172 MB with the system allocator; after 393k rows
-    # mimalloc (the wheel's default) held 223 MB where jemalloc held 184 MB.
-    # The variable must be set before pyarrow is imported; pyarrow falls back to its default,
-    # with a warning, where jemalloc is not built in.
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
     try:
         import psycopg
 
@@ -70,6 +64,13 @@ def parallel_chunks(
     Workers take the next unit when done with one, so uneven row groups even out. The output
     queue is bounded: a worker waits when the importer (COPY) is behind.
     """
+    # Arrow's allocator (docs/benchmarks.md, Normalization): reading and normalizing 1M LAION
+    # rows peaked at 150 MB with jemalloc, 172 MB with the system allocator; after 393k rows
+    # mimalloc (the wheel's default) held 223 MB where jemalloc held 184 MB. The variable must
+    # be set before pyarrow is imported, which this module's imports do: so it is set here, in
+    # the environment the spawned workers start with. pyarrow falls back to its default, with a
+    # warning, where jemalloc is not built in.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue(maxsize=QUEUE_CHUNKS)
     todo = ctx.Queue()
