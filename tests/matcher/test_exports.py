@@ -26,16 +26,7 @@ from matcher.reports.exports import (
     report_xlsx_write,
 )
 from matcher.review import services as review
-from tests.factories import PASSWORD
-from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
-
-
-@pytest.fixture
-def built(label) -> Built:  # type: ignore[no-untyped-def]
-    for slug in ("alpha", "beta"):
-        make_dataset(slug, tracks={tid: v for (s, tid), v in TRACKS.items() if s == slug})
-    catalog, rows = make_catalog(label)
-    return make_run(catalog, rows)
+from tests.factories import PASSWORD, Built
 
 
 def _csv(built: Built, **kwargs: bool) -> list[dict[str, str]]:

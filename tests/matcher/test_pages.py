@@ -19,17 +19,8 @@ from matcher.review import selectors as review_selectors
 from matcher.review import services as review
 from matcher.runs.watchdog import match_runs_check
 from matcher.templatetags.trainwatch import duration, optional_url
-from tests.factories import PASSWORD
-from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
+from tests.factories import PASSWORD, Built, MatchRunFactory
 from uploads.models import Catalog
-
-
-@pytest.fixture
-def built(label: Any) -> Built:
-    for slug in ("alpha", "beta"):
-        make_dataset(slug, tracks={tid: v for (s, tid), v in TRACKS.items() if s == slug})
-    catalog, rows = make_catalog(label)
-    return make_run(catalog, rows)
 
 
 def signed_in(client: Client, username: str) -> Client:
@@ -39,8 +30,7 @@ def signed_in(client: Client, username: str) -> Client:
 
 def running_run(built: Built, *, done: int = 3, seconds: int = 30) -> MatchRun:
     """A second run of the same catalog, half way through."""
-    run = MatchRun.objects.create(
-        organization=built.catalog.organization,
+    return MatchRunFactory(
         catalog=built.catalog,
         status=MatchRun.Status.RUNNING,
         engine_version="score-1/norm-1",
@@ -48,9 +38,8 @@ def running_run(built: Built, *, done: int = 3, seconds: int = 30) -> MatchRun:
         total_rows=6,
         rows_done=done,
         started_at=timezone.now() - dt.timedelta(seconds=seconds),
+        dataset_versions=[d.current_version for d in built.datasets.values()],
     )
-    run.dataset_versions.set([d.current_version for d in built.datasets.values()])
-    return run
 
 
 def htmx_get(client: Client, url: str, **params: str) -> Any:

@@ -12,16 +12,7 @@ from matcher.models import AppendOnlyError, Verdict, VerdictEvent
 from matcher.reports.selectors import ReportFilters, filtered_matches, previous_run, run_diff
 from matcher.reports.services import report_prepare
 from matcher.review import services as review
-from tests.factories import PASSWORD
-from tests.matcher.test_reports import TRACKS, Built, make_catalog, make_dataset, make_run
-
-
-@pytest.fixture
-def built(label) -> Built:  # type: ignore[no-untyped-def]
-    for slug in ("alpha", "beta"):
-        make_dataset(slug, tracks={tid: v for (s, tid), v in TRACKS.items() if s == slug})
-    catalog, rows = make_catalog(label)
-    return make_run(catalog, rows)
+from tests.factories import PASSWORD, Built, dataset_with_tracks, finished_run
 
 
 def test_reviewer_records_a_verdict_with_a_note_and_it_is_audited(built, rita):
@@ -156,7 +147,7 @@ def test_bulk_verdict_on_unreviewed_leaves_earlier_verdicts_alone(built, rita):
 def _rerun_with_new_alpha_version(built: Built) -> Built:
     """A second run of the same catalog after alpha got version 2: a-2 is gone from it, a new
     track a-9 matches row 4, and everything else is found again."""
-    make_dataset(
+    dataset_with_tracks(
         "alpha",
         2,
         tracks={
@@ -164,7 +155,7 @@ def _rerun_with_new_alpha_version(built: Built) -> Built:
             "a-9": ("Kite Parade", "Open Water"),
         },
     )
-    return make_run(
+    return finished_run(
         built.catalog,
         built.rows,
         [
