@@ -42,10 +42,14 @@ class Reading(NamedTuple):
 def extra_readings(
     *, artists: str | Sequence[str], title: str, credited: Prepared, duration_s: float | None = None
 ) -> list[Reading]:
-    """The readings of a track besides its credited one (`credited`, its prepare() result)."""
-    if credited.title.artist_in_title or ("-" not in title and "\u2013" not in title):
+    """The readings of a track besides its credited one (`credited`, its prepare() result).
+
+    Only the title as the normalizer left it counts: version tags after a dash (`- Remastered
+    2011`, `- Live at the BBC`) are gone from it, so they never make a reading."""
+    shown = credited.title.display
+    if credited.title.artist_in_title or ("-" not in shown and "\u2013" not in shown):
         return []
-    parts = _DASH_SPLIT.split(title, maxsplit=1)
+    parts = _DASH_SPLIT.split(shown, maxsplit=1)
     if len(parts) != 2:
         return []
     left, right = (p.strip() for p in parts)

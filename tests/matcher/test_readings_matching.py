@@ -94,3 +94,12 @@ def test_the_evidence_page_says_which_reading_of_the_upload_matched(uploads, tmp
     plain = Match.objects.get(track__track_id="copy-a")
     body = client.get(reverse("match-evidence", args=[plain.pk])).content.decode()
     assert 'id="reading"' not in body
+
+
+@pytest.mark.parametrize("title", ["Even - Remastered 2011", "Adults - Live at the BBC"])
+def test_a_version_tag_after_a_dash_makes_no_reading(title):
+    from matcher.engine.keys import prepare
+    from matcher.engine.readings import extra_readings
+
+    credited = prepare(artists="DJ Mixtape", title=title)
+    assert extra_readings(artists="DJ Mixtape", title=title, credited=credited) == []
