@@ -10,8 +10,7 @@ from django.urls import reverse
 
 from matcher.models import Match, MatchRun
 from matcher.runs.services import match_run_start
-from tests.factories import PASSWORD
-from uploads.services import catalog_create
+from tests.factories import PASSWORD, stored_catalog
 
 SKELETON = Path(__file__).parent / "data" / "skeleton"
 
@@ -25,8 +24,7 @@ def alices_run(transactional_db, label, alice):  # type: ignore[no-untyped-def]
         paths=[SKELETON / "tracks_generic.csv"],
         file_format="generic-csv",
     )
-    with (SKELETON / "catalog.csv").open("rb") as fh:
-        catalog = catalog_create(organization=label, stream=fh, filename="alice-catalog.csv")
+    catalog = stored_catalog(label, "alice-catalog.csv")
     run = match_run_start(catalog=catalog, created_by=alice)
     run.refresh_from_db()
     assert run.status == MatchRun.Status.DONE

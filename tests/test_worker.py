@@ -12,7 +12,7 @@ from django.core.management import call_command
 from accounts.services import organization_get_or_create
 from matcher.models import MatchChunk, MatchRun, RowResult
 from matcher.runs.services import match_run_start
-from uploads.services import catalog_create
+from tests.factories import stored_catalog
 
 SKELETON = Path(__file__).parent / "data" / "skeleton"
 
@@ -39,8 +39,7 @@ def test_a_run_split_into_chunks_completes_on_a_real_worker(celery_worker_proces
         "--no-progress",
     )
     org = organization_get_or_create(slug="worker-label")
-    with (SKELETON / "catalog.csv").open("rb") as fh:
-        catalog = catalog_create(organization=org, stream=fh, filename="catalog.csv")
+    catalog = stored_catalog(org, "catalog.csv")
     run = match_run_start(catalog=catalog)
     assert run.chunk_count == 5
 

@@ -14,8 +14,7 @@ from accounts.models import Organization
 from accounts.services import api_token_create
 from matcher.models import Match, MatchRun
 from matcher.runs.services import match_run_start
-from uploads.models import Catalog
-from uploads.services import catalog_create
+from tests.factories import stored_catalog
 
 SKELETON = Path(__file__).resolve().parent.parent / "data" / "skeleton"
 
@@ -52,11 +51,6 @@ def skeleton_dataset(db):  # type: ignore[no-untyped-def]
     dataset_import(
         slug="spotify-sample", paths=[SKELETON / "tracks_generic.csv"], file_format="generic-csv"
     )
-
-
-def stored_catalog(organization: Organization, name: str = "alice-catalog.csv") -> Catalog:
-    with (SKELETON / "catalog.csv").open("rb") as fh:
-        return catalog_create(organization=organization, stream=fh, filename=name)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
 from matcher.runs.services import match_run_create
-from tests.api.conftest import SKELETON, error_of, stored_catalog
+from tests.api.conftest import SKELETON, error_of
+from tests.factories import stored_catalog, xlsx_bytes
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
 from uploads.selectors import stored_file_path
 from uploads.services import catalog_delete
@@ -148,8 +149,6 @@ def _pending(client: APIClient, data: bytes = CATALOG) -> dict[str, Any]:
 
 
 def test_the_mapping_can_be_read_for_another_sheet(as_, db):
-    from tests.uploads.test_upload_flow import xlsx_bytes
-
     data = xlsx_bytes(
         {
             "Notes": [["Written by the label"]],

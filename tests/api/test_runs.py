@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
 from matcher.runs.services import match_run_create
-from tests.api.conftest import error_of, stored_catalog
+from tests.api.conftest import error_of
+from tests.factories import stored_catalog
 
 # --- the persona matrix -----------------------------------------------------------------------
 

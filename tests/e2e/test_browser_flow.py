@@ -16,8 +16,8 @@ import pytest
 from django.urls import reverse
 
 from matcher.models import Match, MatchRun, Verdict
-from tests.conftest import DATA
 from tests.e2e.conftest import CHUNK_ROWS, NARROW, E2ECatalog, Shots, sign_in
+from tests.factories import stored_catalog
 
 pytestmark = pytest.mark.e2e
 
@@ -239,10 +239,8 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
 def finished_run(label, stack):  # type: ignore[no-untyped-def]
     """A finished run of the label's skeleton catalog (tasks run in-process: no worker)."""
     from matcher.runs.services import match_run_start
-    from uploads.services import catalog_create
 
-    with (DATA / "skeleton" / "catalog.csv").open("rb") as fh:
-        catalog = catalog_create(organization=label, stream=fh, filename="catalog.csv")
+    catalog = stored_catalog(label, "catalog.csv")
     run = match_run_start(catalog=catalog)
     run.refresh_from_db()
     assert run.status == MatchRun.Status.DONE

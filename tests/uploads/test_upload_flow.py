@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 from django.conf import settings
 from django.http import HttpRequest
@@ -19,24 +18,12 @@ from django.urls import reverse
 
 from matcher.datasets.importer import dataset_import
 from matcher.models import MatchRun, RowResult
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, xlsx_bytes
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
 from uploads.parsing import OLE2_MAGIC
 
 CATALOGS = Path(__file__).resolve().parent.parent / "data" / "catalogs"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
-
-
-def xlsx_bytes(sheets: dict[str, Sequence[Sequence[Any]]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        worksheet = workbook.create_sheet(name)
-        for row in rows:
-            worksheet.append(list(row))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
 
 
 def csv_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
