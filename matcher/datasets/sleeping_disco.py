@@ -3,6 +3,12 @@
 Each line is one Genius song: song_id, song_url, primary_artist, featured_artists, album_name,
 album_release_date, language, youtube_links, tags, lyrics. Lyrics are read past and never kept:
 match evidence needs the song's identity, not its words.
+
+The published field list names no title field. A line with one (`title`, `full_title`, ...)
+uses it; a line without one takes its title from the Genius page URL, whose slug is the primary
+artist's then the title's (`https://genius.com/Hozier-take-me-to-church-lyrics` with primary
+artist `Hozier` gives `Take me to church`). Only a line from which no title can be had is
+rejected.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
+
+from anyascii import anyascii
 
 from matcher.datasets._text import open_text
 from matcher.datasets.base import DatasetFormatError, ImportProblem, ReaderOutput, TrackRecord
@@ -21,6 +30,37 @@ from matcher.engine.identifiers import genius_url_key, youtube_video_id
 
 # The card lists no title field by name; Genius API dumps call it "title" (some "full_title").
 _TITLE_KEYS = ("title", "song_title", "name", "full_title")
+
+
+_SLUG_DROP = re.compile(r"['\u2019\u2018`\"]")
+_SLUG_SEP = re.compile(r"[^a-z0-9]+")
+_GENIUS_SLUG = re.compile(r"genius\.com/([^/?#\s]+?)-lyrics/?(?:[?#].*)?$", re.IGNORECASE)
+
+
+def genius_slug(text: str) -> str:
+    """A name as Genius writes it in page URLs, lowercased: ASCII, `&` as `and`, apostrophes
+    dropped, every other run of non-alphanumerics one hyphen (`Guns N' Roses` ->
+    `guns-n-roses`, `P.O.D.` -> `p-o-d`, `Beyoncé` -> `beyonce`)."""
+    folded = anyascii(text).lower().replace("&", " and ")
+    return _SLUG_SEP.sub("-", _SLUG_DROP.sub("", folded)).strip("-")
+
+
+def title_from_genius_url(url: str, primary_artist: str) -> str:
+    """The song title a Genius page URL spells after the primary artist's slug, first letter
+    capitalised (`https://genius.com/Hozier-take-me-to-church-lyrics`, `Hozier` ->
+    `Take me to church`); "" when the URL is not a song page of that artist."""
+    match = _GENIUS_SLUG.search(url.strip())
+    artist = genius_slug(primary_artist)
+    if not match or not artist:
+        return ""
+    slug = unquote(match.group(1)).lower()
+    if not slug.startswith(artist + "-"):
+        return ""
+    words = slug[len(artist) + 1 :].replace("-", " ").split()
+    if not words:
+        return ""
+    title = " ".join(words)
+    return title[0].upper() + title[1:]
 
 
 def read(paths: Sequence[Path]) -> ReaderOutput:
@@ -100,13 +140,22 @@ def _record(name: str, line: int, text: str) -> ReaderOutput:
     song_id = _text(obj.get("song_id", obj.get("id")))
     title = next((_text(obj.get(key)) for key in _TITLE_KEYS if _text(obj.get(key))), "")
     primary = _text(obj.get("primary_artist"))
+    song_url = _text(obj.get("song_url", obj.get("url")))
+    title_from_url = not title and bool(primary)
+    if title_from_url:
+        title = title_from_genius_url(song_url, primary)
     absent = [
         label
         for label, value in (("song_id", song_id), ("title", title), ("primary_artist", primary))
         if not value
     ]
     if absent:
-        yield ImportProblem(name, line, "missing " + ", ".join(absent))
+        reason = "missing " + ", ".join(absent)
+        if "title" in absent and primary:
+            reason += (
+                " (no title field, and no song_url of the artist's Genius page to read one from)"
+            )
+        yield ImportProblem(name, line, reason)
         return
     if replaced:
         yield ImportProblem(
@@ -116,7 +165,6 @@ def _record(name: str, line: int, text: str) -> ReaderOutput:
     for featured in _names(obj.get("featured_artists")):
         if featured not in artists:
             artists.append(featured)
-    song_url = _text(obj.get("song_url", obj.get("url")))
     identifiers: list[tuple[str, str]] = [("genius", song_id)]
     url_key = genius_url_key(song_url)
     if url_key:
@@ -136,6 +184,8 @@ def _record(name: str, line: int, text: str) -> ReaderOutput:
     tags = _names(obj.get("tags"))
     if tags:
         extra["tags"] = tags
+    if title_from_url:
+        extra["title_from"] = "song_url"
     yield TrackRecord(
         track_id=song_id,
         artists=artists,

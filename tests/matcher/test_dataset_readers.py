@@ -432,6 +432,84 @@ def test_truncated_gzip_is_refused_with_the_file_name(tmp_path: Path) -> None:
         list(sleeping_disco.read([cut]))
 
 
+def sleeping_line(**fields: Any) -> str:
+    row = {k: v for k, v in SLEEPING_ROWS[0].items() if k != "title"}
+    row.update(fields)
+    return json.dumps({k: v for k, v in row.items() if v is not None})
+
+
+def test_a_sleeping_disco_line_without_a_title_field_takes_its_title_from_the_genius_url(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        sleeping_line(
+            song_id=1,
+            primary_artist="Hozier",
+            song_url="https://genius.com/Hozier-take-me-to-church-lyrics",
+        ),
+        sleeping_line(
+            song_id=2,
+            primary_artist="Guns N' Roses",
+            song_url="https://genius.com/Guns-n-roses-sweet-child-o-mine-lyrics",
+        ),
+        sleeping_line(
+            song_id=3,
+            primary_artist="Beyoncé",
+            song_url="https://genius.com/Beyonce-drunk-in-love-lyrics",
+        ),
+        sleeping_line(
+            song_id=4,
+            primary_artist="Kendrick Lamar & SZA",
+            song_url="https://genius.com/Kendrick-lamar-and-sza-all-the-stars-lyrics",
+        ),
+    ]
+    path = write_jsonl(tmp_path / "h.jsonl", lines)
+    records, problems = split(sleeping_disco.read([path]))
+    assert problems == []
+    assert [(r.track_id, r.title) for r in records] == [
+        ("1", "Take me to church"),
+        ("2", "Sweet child o mine"),
+        ("3", "Drunk in love"),
+        ("4", "All the stars"),
+    ]
+    assert records[0].extra["title_from"] == "song_url"
+    assert ("genius_url", "genius.com/hozier-take-me-to-church-lyrics") in records[0].identifiers
+
+
+def test_a_sleeping_disco_title_field_wins_over_the_url(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            sleeping_line(
+                full_title="Take Me to Church by Hozier",
+                song_id=5,
+                primary_artist="Hozier",
+                song_url="https://genius.com/Hozier-take-me-to-church-lyrics",
+            ),
+            json.dumps(SLEEPING_ROWS[0]),
+        ],
+    )
+    records, problems = split(sleeping_disco.read([path]))
+    assert problems == []
+    assert [r.title for r in records] == ["Take Me to Church by Hozier", "Yesterday"]
+    assert all("title_from" not in r.extra for r in records)
+
+
+def test_only_a_sleeping_disco_line_with_no_title_anywhere_is_rejected(tmp_path: Path) -> None:
+    lines = [
+        sleeping_line(song_id=6, song_url=None),  # no title field and no URL
+        sleeping_line(song_id=7, song_url="https://genius.com/Someone-else-yesterday-lyrics"),
+        sleeping_line(song_id=8, song_url="https://genius.com/The-beatles-lyrics"),
+        sleeping_line(song_id=9, song_url="https://example.com/The-beatles-yesterday-lyrics"),
+        sleeping_line(song_id=10, song_url="https://genius.com/The-beatles-yesterday-lyrics"),
+    ]
+    path = write_jsonl(tmp_path / "n.jsonl", lines)
+    records, problems = split(sleeping_disco.read([path]))
+    assert [(r.track_id, r.title) for r in records] == [("10", "Yesterday")]
+    assert [p.source_row for p in problems] == [1, 2, 3, 4]
+    assert all(p.reason.startswith("missing title (no title field") for p in problems)
+
+
 # -- registry ---------------------------------------------------------------------------------
 
 
