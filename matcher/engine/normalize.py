@@ -19,7 +19,9 @@ __all__ = [
     "Artists",
     "Title",
     "VersionInfo",
+    "classify_tag",
     "fold",
+    "name_key",
     "normalize_artists",
     "normalize_title",
     "split_credits",
@@ -27,7 +29,7 @@ __all__ = [
 ]
 
 # Bump whenever any rule below changes an output: keys stored at import carry this version.
-NORMALIZER_VERSION = "2"
+NORMALIZER_VERSION = "3"  # 3: upload noise (years, catalogue and track numbers, w/Lyrics)
 
 # --------------------------------------------------------------------------------------------
 # Character-level folding
@@ -141,6 +143,11 @@ def translit(text: str) -> str:
     had any letter/digit: falls back to fold(text) (e.g. '!!!' band name -> keep something
     stable)."""
     return _translit_folded(fold(text))
+
+
+def name_key(text: str) -> str:
+    """The comparison key of one artist name (public form of the rule used for credits)."""
+    return _name_key(text)
 
 
 def _name_key(text: str) -> str:
@@ -689,6 +696,7 @@ _CRUFT_STRONG = {
     "trailer",
 }
 _CRUFT_WORDS = _CRUFT_STRONG | {
+    "w",
     "music",
     "musical",
     "with",
@@ -718,6 +726,45 @@ _CRUFT_WORDS = _CRUFT_STRONG | {
     "dance",
 }
 _DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
+_CATALOGUE = re.compile(
+    r"^(?:[A-Z][\w'&.]*\s+){1,2}(?:[A-Z]{1,3}[- ]?)?\d{2,6}(?:-\d{1,4})?$"
+    r"|^(?:[A-Z][\w'&.]*\s+){0,3}(?:[Rr]ecords|[Rr]ecordings|[Ll]abel)\s+(?:19|20)\d\d$"
+)
+# Words before a number that make it a part number, not a catalogue number ("Vol 2").
+_CUE_WORDS = frozenset(
+    {
+        "part",
+        "pt",
+        "vol",
+        "volume",
+        "no",
+        "nr",
+        "number",
+        "num",
+        "chapter",
+        "chap",
+        "ch",
+        "episode",
+        "ep",
+        "op",
+        "opus",
+        "act",
+        "book",
+        "track",
+        "session",
+        "sessions",
+        "mvt",
+        "movement",
+        "side",
+        "round",
+        "take",
+        "symphony",
+        "concerto",
+        "sonata",
+        "mass",
+        "psalm",
+    }
+)
 _PRODUCER = re.compile(r"^(?:prod|produced)\b")
 
 
@@ -769,9 +816,24 @@ def _classify_tag(tag: str) -> tuple[_TagResult, ...] | None:
         # a tag of one piece is the whole tag, whose translit is already known
         res = _classify_piece(piece, t if piece == raw else None)
         if res is None:
-            return None
+            return _catalogue(raw, first)
         out.extend(res)
-    return tuple(out) if out else None
+    return tuple(out) if out else _catalogue(raw, first)
+
+
+def _catalogue(raw: str, first: str) -> tuple[_TagResult, ...] | None:
+    """A record label's catalogue number (`Fabor 124`, `Decca 78-1234`) or a label and year
+    (`Arista Records 1994`) in a tag that is no version tag: upload noise (since normalizer 3).
+    Not a part number (`Vol 2`, `Symphony 40`)."""
+    if first not in _CUE_WORDS and _CATALOGUE.match(raw):
+        return (("cruft", "", raw),)
+    return None
+
+
+def classify_tag(tag: str) -> tuple[_TagResult, ...] | None:
+    """Public form of the tag classifier: (category, kind, detail) results for a bracket's or a
+    ` - ` suffix's text, or None when the text is part of a title."""
+    return _classify_tag(tag)
 
 
 def _classify_piece(piece: str, translit_piece: str | None = None) -> list[_TagResult] | None:
@@ -930,12 +992,31 @@ _TITLE_KEYWORDS = frozenset(
         "mp3",
         "mkv",
         "webm",
+        "mov",
         "reissue",
+        "itunes",
+        "spotify",
     ]
 )
 _BRACKET = re.compile(r"\s*[\(\[]([^\(\)\[\]]*)[\)\]]")
 _PIPE_TAIL = re.compile(r"\s*\|.*$")
-_EXTENSION = re.compile(r"\.(?:avi|wmv|mpg|mpeg|flv|mp4|mp3|mkv|webm)\s*$", re.IGNORECASE)
+_EXTENSION = re.compile(r"\.(?:avi|wmv|mpg|mpeg|flv|mp4|mp3|mkv|webm|mov)\s*$", re.IGNORECASE)
+# Upload noise at the edges of a title (since normalizer 3): a leading track number, only when
+# zero-padded or after `#` (`08 Lover Man`, `01. Intro`, `#11 - For No One`; `1. Allegro` and
+# `31 - 40` keep theirs: a movement, a title), a year after a bracket, a quote or a comma
+# (`Sukiyaki (classic) 1981`, `Yes! We Have No Bananas, 1923`), a record format with its year
+# (`Hold On LP '67`), and "on iTunes" / "on Spotify & Apple" tails.
+_TRACK_NO = re.compile(r"^(?:#\d{1,3}\s*(?:-\s+|\s)|0\d(?:\.|\s+-)?\s+)(?=\S)")
+_EDGE_YEAR = re.compile(
+    r"(?:\s*,\s*|(?<=[\)\]\"'])\s*|\s+(?:LP|EP|45|78)\s+'?)(?:19|20)\d\d\.?\s*$"
+    r"|\s+(?:LP|EP)\s+'\d\d\s*$",
+    re.IGNORECASE,
+)
+_ON_STORE = re.compile(
+    r"\s*(?:-\s*)?\b(?:out\s+)?(?:now\s+)?on\s+(?:itunes|spotify)(?:\s*(?:&|and|/)\s*(?:apple(?:\s+music)?|"
+    r"itunes|spotify|amazon))*(?:\s+now)?\s*!*\s*$",
+    re.IGNORECASE,
+)
 _STARS = re.compile(r"\s*\*\*[^*]+\*\*\s*")
 _TITLE_FEAT_BARE = re.compile(rf"\s+(?:{_FEAT_WORD})\s+(.+)$", re.IGNORECASE)
 _DASH = re.compile(r"\s+-\s+")
@@ -948,7 +1029,7 @@ _YEAR_DASH = re.compile(
 )
 _LIVE_AT = re.compile(r"\s+-\s+live\s+@\s+", re.IGNORECASE)
 _BARE_TAIL = re.compile(
-    r"(?:\s+(?:full\s+album|sub\s+espa[nñ]ol|"
+    r"(?:[\s,]+(?:full\s+album|full\s+song|(?:with|w/)\s*lyrics|sub\s+espa[nñ]ol|"
     r"(?:(?:official|oficial|officiel|offizielles)\s+)?(?:music\s+|lyric\s+|lyrics\s+|hd\s+)?"
     r"(?:video|vid[eé]o)\s*clip(?:\s+(?:official|officiel|oficial|oficiel))?|"
     r"videoclip(?:\s+(?:official|officiel|oficial|oficiel))?|"
@@ -1057,7 +1138,8 @@ def normalize_title(raw: str, *, artists: Artists | None = None) -> Title:
         raw
         and raw.isascii()
         and _TITLE_NEEDS_CHARS.isdisjoint(raw)
-        and raw[0] not in " '-"
+        and raw[0] not in " '-#0123456789"
+        and raw[-1] not in "0123456789"
         and raw[-1] not in " '-"
         and "  " not in raw
         and (" -" not in raw and "- " not in raw)
@@ -1077,6 +1159,16 @@ def _normalize_title_slow(raw: str, artists: Artists | None) -> Title:
         st.rules.append(f"YouTube cruft removed: {m.group(0).strip()}")
         st.cruft = True
         text = text[: m.start()]
+    m = _ON_STORE.search(text)
+    if m and m.start() > 0:
+        st.rules.append(f"upload noise removed: {m.group(0).strip()}")
+        st.cruft = True
+        text = text[: m.start()]
+    if text[:1] in "#0123456789":
+        m = _TRACK_NO.match(text)
+        if m:
+            st.rules.append(f"track number removed: {m.group(0).strip()}")
+            text = text[m.end() :]
     if "**" in text:
         new = _STARS.sub(" ", text).strip()
         if new:
@@ -1114,6 +1206,11 @@ def _normalize_title_slow(raw: str, artists: Artists | None) -> Title:
                 return ""
 
             text = re.sub(r"\s*\[[^\[\]]*\]", drop, text)
+
+    m = _EDGE_YEAR.search(text)
+    if m and m.start() > 0:
+        st.rules.append(f"upload noise removed: {m.group(0).strip(' ,')}")
+        text = text[: m.start()]
 
     # ' - ' suffixes, classified from the right; the first unclassified one stops the scan.
     artist_in_title = ""
