@@ -7,11 +7,21 @@ matcher.engine.normalize; the scorer reads the same compact form back (TrackSide
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
-from matcher.engine.normalize import Artists, Title, normalize_artists, normalize_title, translit
+from rapidfuzz import fuzz
+
+from matcher.engine.normalize import (
+    Artists,
+    Title,
+    name_key,
+    normalize_artists,
+    normalize_title,
+    translit,
+)
 
 KEY_MAX = 255  # column width of the key columns
 # The stored artists travel in the blocking indexes (INCLUDE columns), whose entries PostgreSQL
@@ -84,10 +94,75 @@ class Prepared(NamedTuple):
     side: TrackSide
     artists: Artists
     title: Title
+    version_rules: tuple[str, ...] = ()
 
     @property
     def rules(self) -> tuple[str, ...]:
-        return self.artists.rules + self.title.rules
+        return self.artists.rules + self.title.rules + self.version_rules
+
+
+# "(Lou Reed Cover)", "(cover of X)", "Cover by X", "(Cher Instrumental Cover)": who is named.
+_COVER_BY = re.compile(r"\bcover(?:ed)?\s+by\s+(?P<who>.+)$", re.IGNORECASE)
+_COVER_OF = re.compile(r"\bcover\s+of\s+(?P<who>.+)$", re.IGNORECASE)
+_COVER_WORDS = re.compile(
+    r"\b(?:covers?|acoustic|instrumental|live|piano|guitar|version|a\s+cappella|acapella"
+    r"|surf|reggae|rock|punk|metal|jazz|song|official|music|video)\b",
+    re.IGNORECASE,
+)
+COVER_NAME_MIN = 90  # a named artist this similar to the record's artist is that artist
+
+
+def _cover_role(detail: str) -> tuple[str, str]:
+    """("performer" or "original", the name) for a cover tag's text; ("", "") when it names
+    nobody (`(Cover)`)."""
+    m = _COVER_BY.search(detail)
+    if m:
+        return "performer", m.group("who").strip(" '\"")
+    m = _COVER_OF.search(detail)
+    who = m.group("who") if m else _COVER_WORDS.sub(" ", detail)
+    who = " ".join(who.split()).strip(" -'\"")
+    return ("original", who) if who else ("", "")
+
+
+def _names_one(name: str, keys: Sequence[str]) -> bool:
+    key = name_key(name)
+    return bool(key) and any(k == key or fuzz.ratio(k, key) >= COVER_NAME_MIN for k in keys)
+
+
+def version_of(title: Title, primary: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The stored version label of a record and the rules that shaped it (since score-4).
+
+    - A remix names its remixer: `remix by charlie darker` is not `remix by kdrew`, nor `remix`.
+    - A cover tag that names the original artist (`(Bob Dylan cover)`, `cover of X`) says the
+      record's artist performs the song: the record is that artist's own recording, and the
+      label drops `cover`. When the named artist is the record's own artist (`Bob Dylan - I Shall
+      Be Released (Bob Dylan cover)` read with Bob Dylan as the artist) or the tag names the
+      performer as someone else (`Cover by Pomplamoose` on a Mark Ronson reading), the label
+      keeps `cover`, so the pair is never confident. A bare `(Cover)` names nobody: kept.
+    """
+    version = title.version
+    if not version.differs:
+        return "", ()
+    kinds = list(version.differs)
+    rules: list[str] = []
+    if "remix" in kinds:
+        remixers = [d[len("remix by ") :] for d in version.details if d.startswith("remix by ")]
+        if remixers:
+            kinds[kinds.index("remix")] = "remix by " + translit(remixers[0])
+    if "cover" in kinds:
+        covers = [d for d in version.details if "cover" in d.lower()]
+        role, who = _cover_role(covers[0]) if covers else ("", "")
+        if role:
+            named_is_artist = _names_one(who, primary)
+            if role == "original" and not named_is_artist:
+                kinds.remove("cover")
+                rules.append(f"cover of {who}: {who} is the original artist, not the performer")
+            elif role == "performer" and named_is_artist:
+                kinds.remove("cover")
+                rules.append(f"cover by {who}: the performer's own recording")
+            else:
+                rules.append(f"cover tag names {who}: not this artist's own recording")
+    return "+".join(kinds), tuple(rules)
 
 
 def prepare(
@@ -117,16 +192,17 @@ def prepare(
             if name and name not in primary and name not in others:
                 others.append(name)
         names = primary + tuple(others)
+    label, version_rules = version_of(norm_title, primary or names)
     side = TrackSide(
         (norm_artists.key or in_title)[:KEY_MAX],
         norm_title.key[:KEY_MAX],
         names,
         len(primary),
-        norm_title.version.label[:64],
+        label[:64],
         duration_s,
         translit(album)[:KEY_MAX] if album else "",
     )
-    return Prepared(side, norm_artists, norm_title)
+    return Prepared(side, norm_artists, norm_title, version_rules)
 
 
 # Blocking limits. A key shared by more tracks than this ("various artists", a title such as

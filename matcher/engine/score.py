@@ -18,7 +18,10 @@ from rapidfuzz.distance import OSA
 from matcher.engine.keys import TrackSide, parse_artists_norm
 from matcher.engine.normalize import NORMALIZER_VERSION
 
-ENGINE_VERSION = f"score-3/norm-{NORMALIZER_VERSION}"  # score-3: one typo in each field
+# score-3: one typo in each field; score-4: band credits match their lead artist, a remix names
+# its remixer, a cover tag naming the original artist is the performer's own recording, and
+# `exact` needs the durations to agree (matcher.engine.keys.version_of, docs/matching.md).
+ENGINE_VERSION = f"score-4/norm-{NORMALIZER_VERSION}"
 
 IDENTIFIER = "identifier"
 EXACT = "exact"
@@ -83,11 +86,54 @@ def album_similarity(query_album_key: str, candidate_album_key: str) -> float | 
     return None
 
 
+# A credit that adds the backing band to its lead (`Dolly Parton & The Whorehouse Girls`,
+# `Nat "King" Cole and The Trio`, `Russ Morgan and His Orchestra`, `Ramsey Lewis Trio`,
+# `Julie London e Bud Shank Quintet`), on the artist key. The lead has 2-4 words: one-word
+# "leads" (`Echo & the Bunnymen`, `Kool & the Gang`, `Marina and the Diamonds`) are band names.
+_ENSEMBLE = (
+    r"(?:orchestra|orch|orchestre|orquesta|orquestra|trio|quartet|quintet|sextet|septet|octet"
+    r"|ensemble|combo|all stars|allstars|big band|strings|singers|chorus|choir)"
+)
+_BAND_CREDIT = re.compile(
+    rf"^(?P<lead>\S+(?: \S+){{1,3}}?) (?:(?:and|with|e|y|et|und) (?:(?:the|his|her|their|los|las"
+    rf"|les|su|sus) .+|friends|.*\b{_ENSEMBLE})|{_ENSEMBLE})$"
+)
+BAND_LEAD_MIN = 90  # the lead against the other credit, before the band credit's discount
+BAND_LEAD_SCORE = 0.95  # a band credit matched through its lead is not quite the same credit
+
+
+@lru_cache(maxsize=65536)
+def band_lead(artist_key: str) -> str:
+    """The lead artist of a band credit's key (`dolly parton and the whorehouse girls` ->
+    `dolly parton`), or "" when the key is not a band credit."""
+    m = _BAND_CREDIT.match(artist_key)
+    return m.group("lead") if m else ""
+
+
+def _band_similarity(prims: Sequence[str], names: Sequence[str]) -> tuple[float, str]:
+    """The best match of a query credit and a candidate credit through a band credit's lead."""
+    best, rule = 0.0, ""
+    for q in prims:
+        lq = band_lead(q)
+        for c in names:
+            lc = band_lead(c)
+            for a, b, band, lead in ((lq, c, q, lq), (q, lc, c, lc), (lq, lc, q, lq)):
+                if not a or not b:
+                    continue
+                s = 100.0 if a == b else fuzz.ratio(a, b)
+                if s >= BAND_LEAD_MIN and s * BAND_LEAD_SCORE > best:
+                    best = s * BAND_LEAD_SCORE
+                    rule = f"band credit: '{band}' is led by '{lead}'"
+    return best, rule
+
+
 def artist_similarity(query: TrackSide, candidate: TrackSide) -> tuple[float, str]:
     """Best similarity of a credited query artist to any artist credited on the candidate.
 
     The catalog's primary artist must appear among the candidate's credits (primary, featured,
-    or split off a YouTube-style title); order and extra credits do not count against it.
+    or split off a YouTube-style title); order and extra credits do not count against it. A
+    band credit matches its lead artist at 95 (`Dolly Parton & The Whorehouse Girls` /
+    `Dolly Parton`).
     """
     if not query.artists or not candidate.artists:
         return 0.0, "no artist on one side"
@@ -99,6 +145,12 @@ def artist_similarity(query: TrackSide, candidate: TrackSide) -> tuple[float, st
             s = fuzz.ratio(q, c)
             if s > best:
                 best = s
+    if best < BAND_LEAD_SCORE * 100:
+        band, rule = _band_similarity(
+            query.artists[: max(1, query.primary_count)], candidate.artists
+        )
+        if band > best:
+            return band, rule
     # Credit lists split differently ("Ariana Grande & The Weeknd" as one credit or two) are
     # compared whole, primary credits only: featured names shared by a cover and the original
     # ("Stay (with Alessia Cara)") must not carry another primary artist.
@@ -291,9 +343,13 @@ def score_pair(
     elif delta is not None and delta > DURATION_FULL_PENALTY_S:
         rules.append(f"duration differs by {delta:.0f} s")
         kind = POSSIBLE
+    elif artist == 100.0 and title == 100.0 and (dur is None or dur == 100.0):
+        kind = EXACT  # the same recording: names agree, and durations too where both have one
+        confidence = 100.0
     elif artist == 100.0 and title == 100.0:
-        kind = EXACT
-        confidence = 100.0 if dur is None or dur == 100.0 else confidence
+        # Names agree but the lengths do not (5-30 s): maybe another edit, so not `exact`.
+        rules.append(f"duration differs by {delta:.0f} s")
+        kind = STRONG
     elif artist >= thresholds.artist_strong and title >= thresholds.strong:
         kind = STRONG
     elif title_typo:
@@ -348,8 +404,11 @@ class Screen:
         self._query = query
         self._title_min = thresholds.title_min
         self._cut = min(float(thresholds.artist_min), ONE_EDIT_RATIO_FLOOR)
-        self._prims = query.artists[: max(1, query.primary_count)]
-        self._joined = " ".join(self._prims)
+        prims = query.artists[: max(1, query.primary_count)]
+        self._joined = " ".join(prims)
+        # A band credit's lead is compared too (the band rule of artist_similarity).
+        leads = tuple(lead for lead in map(band_lead, prims) if lead and lead not in prims)
+        self._prims = prims + leads
         self._titles: dict[str, float] = {}
         self._artists: dict[tuple[str, bool], bool] = {}
 
@@ -427,6 +486,12 @@ class Screen:
             joined[j] = " ".join(artists[: max(1, primary_count)]) if artists else ""
             names.extend(artists[1:])
             owner.extend([j] * (len(artists) - 1))
+        # The leads of band credits, as more names of their lists (the band rule).
+        for i in range(len(names)):
+            lead = band_lead(names[i])
+            if lead:
+                names.append(lead)
+                owner.append(owner[i])
         ok: set[int] = set()
         for q in self._prims:
             ok.update(

@@ -255,3 +255,114 @@ def test_one_typo_each_is_not_forgiven_on_short_keys_two_typos_or_numbers(catalo
     assert result is None or "one typo in the artist and one in the title forgiven" not in (
         result.rules
     )
+
+
+# -- band credits (score-4) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("catalog", "dataset"),
+    [
+        ("Dolly Parton & The Whorehouse Girls", "Dolly Parton"),
+        ('Nat "King" Cole and The Trio', "Nat King Cole"),
+        ("Wee Willie Harris & The Alabama Slammers", "Wee Willie Harris - Topic"),
+        ("Russ Morgan and His Orchestra", "Russ Morgan"),
+        ("Frank Chacksfield and His Orchestra", "Frank Chacksfield & His Orch."),
+        ("The Ramsey Lewis Trio", "Ramsey Lewis"),
+        ("Doc Severinsen and Friends", "Doc Severinsen"),
+        ("Julie London", "JULIE LONDON E BUD SHANK QUINTET"),
+    ],
+)
+def test_a_band_credit_matches_its_lead_artist_confidently(catalog: str, dataset: str) -> None:
+    got = score(side(catalog, "Stars Fell on Alabama"), side(dataset, "Stars Fell on Alabama"))
+    assert got is not None and got.kind == STRONG
+    assert any(rule.startswith("band credit:") for rule in got.rules) or got.artist == 100.0
+
+
+def test_gene_vincent_with_the_blue_caps_is_gene_vincent():
+    got = score(
+        side("Gene Vincent with The Blue Caps", "Be-Bop-A-Lula"),
+        side("Gene Vincent", "Be-Bop-A-Lula"),
+    )
+    assert got is not None and got.kind == EXACT
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("The Black Keys", "The Black Crowes"),
+        ("Echo & the Bunnymen", "Echo"),
+        ("Kool & the Gang", "Kool"),
+        ("Marina and the Diamonds", "Marina"),
+        ("The Soul Stirrers", "Sam Cooke & the Soul Stirrers"),
+        ("Simon & Garfunkel", "Paul Simon"),
+    ],
+)
+def test_acts_that_share_a_word_are_not_merged_by_the_band_rule(a: str, b: str) -> None:
+    got = score(side(a, "Farther Along"), side(b, "Farther Along"))
+    assert got is None or got.kind not in (EXACT, STRONG)
+
+
+# -- covers (score-4) ---------------------------------------------------------------------------
+
+
+def test_a_cover_tag_naming_the_original_artist_is_the_performers_own_recording():
+    dataset = side("Telly Savalas", "I Shall Be Released (Bob Dylan cover)")
+    got = score(side("Telly Savalas", "I Shall Be Released"), dataset)
+    assert got is not None and got.kind == EXACT
+    assert score(side("Bob Dylan", "I Shall Be Released"), dataset) is None
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "I Shall Be Released (cover)",  # names nobody: a cover, by whoever uploaded it
+        "I Shall Be Released (Bob Dylan cover)",  # the record's artist is the original one
+        "I Shall Be Released - Cover by Pomplamoose",  # another performer named
+    ],
+)
+def test_a_cover_credited_to_the_original_artist_is_never_confident(title: str) -> None:
+    got = score(side("Bob Dylan", "I Shall Be Released"), side("Bob Dylan", title))
+    assert got is None or got.kind in (VERSION, POSSIBLE)
+
+
+def test_the_same_song_by_another_performer_is_never_confident():
+    got = score(
+        side("Fred Neil", "A Little Bit of Rain"), side("Karen Dalton", "A Little Bit of Rain")
+    )
+    assert got is None
+
+
+# -- remixes (score-4) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Beautiful Now (feat. Jon Bellion) [Charlie Darker Remix]",
+            "Beautiful Now (KDrew Remix) [feat. Jon Bellion]",
+        ),
+        ("Applause (Goldhouse Remix)", "Applause (Empire Of The Sun Remix)"),
+        ("Applause (Goldhouse Remix)", "Applause"),
+    ],
+)
+def test_a_remix_by_one_remixer_is_not_another_remix_nor_the_original(a: str, b: str) -> None:
+    artist = "Zedd" if "Beautiful" in a else "Lady Gaga"
+    got = score(side(artist, a, 245.0), side(artist, b, 238.0))
+    assert got is not None and got.kind == VERSION
+    assert got.confidence < T.strong
+
+
+def test_the_same_remix_is_exact():
+    got = score(
+        side("Lady Gaga", "Applause (Goldhouse Remix)"),
+        side("Lady Gaga", "Applause - Goldhouse Remix"),
+    )
+    assert got is not None and got.kind == EXACT and got.confidence == 100
+
+
+def test_names_that_agree_with_durations_that_do_not_are_strong_not_exact():
+    got = score(side("Lady Gaga", "Applause", 212.0), side("Lady Gaga", "Applause", 230.0))
+    assert got is not None and got.kind == STRONG
+    assert "duration differs by 18 s" in got.rules

@@ -161,3 +161,20 @@ def test_a_batch_of_generated_candidates_screens_as_each_alone(q_name, names, ti
         for i, ns in enumerate(names)
     ]
     assert_screen_is_sound(query, cands, t)
+
+
+def test_the_screen_keeps_band_credits_matched_through_their_lead():
+    t = Thresholds()
+    pairs = [
+        ("Dolly Parton & The Whorehouse Girls", "Dolly Parton"),
+        ("Dolly Parton", "Dolly Parton & The Whorehouse Girls"),
+        ('Nat "King" Cole and The Trio', "Nat King Cole"),
+        ("Russ Morgan and His Orchestra", "Russ Morgan & His Orch."),
+        ("Julie London", "Julie London e Bud Shank Quintet"),
+    ]
+    for catalog, dataset in pairs:
+        query = prepare(artists=catalog, title="Louise").side
+        candidate = prepare(artists=dataset, title="Louise").side
+        assert score_pair(query, candidate, t) is not None
+        assert Screen(query, t).passes(candidate.title_key, candidate.artists_norm)
+        assert_screen_is_sound(query, [candidate], t)
