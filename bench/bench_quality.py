@@ -66,6 +66,7 @@ from matcher.engine.keys import (  # noqa: E402
     prefix_key,
     prepare,
 )
+from matcher.engine.readings import track_readings  # noqa: E402
 from matcher.engine.score import (  # noqa: E402
     CONFIDENT_KINDS,
     ENGINE_VERSION,
@@ -292,6 +293,11 @@ def load_shs() -> list[dict[str, str]]:
     return [{k: v.replace("\\,", ",") for k, v in r.items()} for r in _read(SHS)]
 
 
+def _lead(performer: str) -> str:
+    """The first two words of a credit, folded: the same act under two credits shares them."""
+    return " ".join("".join(c for c in w if c.isalnum()) for w in performer.lower().split()[:2])
+
+
 def build_shs(
     seed: int, cover_share: float = 0.5, other_song_share: float = 0.06
 ) -> tuple[list[Track], list[Query]]:
@@ -312,7 +318,18 @@ def build_shs(
         performers = sorted(performers_of[work])
         if len(performers) > 1 and rng.random() < cover_share:
             performer = rng.choice(performers)
+            if any(_lead(other) == _lead(performer) for other in performers if other != performer):
+                # One act under two credits (`Georgie Auld` and `Georgie Auld with Don Costa
+                # and His Orchestra`): not a cover of each other, so not a negative.
+                continue
             held |= {p for p in pairs if p[0] == performer and _crude("x", p[1])[1] == work}
+    # A video labelled with two performers (`Anthony Ventura` and `Anthony Ventura Orchestra`)
+    # is one recording: the pairs share its group, so either catalog row may match it.
+    video_group: dict[tuple[str, str], int] = {}
+    for r in rows:
+        pair = (r["performer"], r["work_title"])
+        group = video_group.setdefault((r["yt_channel_name"], r["yt_video_title"]), pairs[pair])
+        pairs[pair] = group
     tracks: list[Track] = []
     for r in rows:
         pair = (r["performer"], r["work_title"])
@@ -346,22 +363,35 @@ def build_shs(
 
 
 class PureIndex:
-    """The dataset side as in-memory key indexes, queried like block_candidates queries."""
+    """The dataset side as in-memory key indexes, queried like block_candidates queries.
+
+    Every reading of every track (matcher.engine.readings) is one index entry with its own keys,
+    as it is one index row in the database; `track_of` and `reading_of` name an entry's track
+    and reading.
+    """
 
     def __init__(self, tracks: list[Track]) -> None:
         self.sides: list[TrackSide] = []
+        self.track_of: list[int] = []
+        self.reading_of: list[str] = []
         self.by: dict[str, dict[str, list[int]]] = {
             "title": defaultdict(list),
             "artist": defaultdict(list),
         }
         self.spotify: dict[str, list[int]] = defaultdict(list)
         for t in tracks:
-            side = prepare(artists=t.artist, title=t.title, duration_s=t.duration_s).side
-            self.sides.append(side)
-            self.by["title"][side.title_key].append(t.id)
-            self.by["artist"][side.artist_key].append(t.id)
-            if t.spotify_id:
-                self.spotify[t.spotify_id].append(t.id)
+            for n, reading in enumerate(
+                track_readings(artists=t.artist, title=t.title, duration_s=t.duration_s)
+            ):
+                entry = len(self.sides)
+                side = reading.side
+                self.sides.append(side)
+                self.track_of.append(t.id)
+                self.reading_of.append(reading.name)
+                self.by["title"][side.title_key].append(entry)
+                self.by["artist"][side.artist_key].append(entry)
+                if t.spotify_id and n == 0:
+                    self.spotify[t.spotify_id].append(entry)
         self.sorted_keys = {c: sorted(self.by[c]) for c in self.by}
 
     def exact(self, column: str, key: str, title_key: str = "") -> list[int]:
@@ -375,8 +405,8 @@ class PureIndex:
         return [] if len(ids) > KEY_CAP else ids
 
     def one_typo(self, column: str, key: str) -> list[int]:
-        """Tracks whose key is one typo from `key` (as search.selectors.one_typo_keys finds keys),
-        keys with more than PREFIX_CAP tracks left out as block_candidates does."""
+        """Entries whose key is one typo from `key` (as search.keys.one_typo_keys finds keys),
+        keys with more than PREFIX_CAP entries left out as block_candidates does."""
         if len(key) < ONE_EDIT_MIN_LEN:
             return []
         found: list[int] = []
@@ -403,21 +433,31 @@ def screened_ranking(
     found: dict[int, str],
     thresholds: Thresholds,
 ) -> list[tuple[Score, int]]:
-    """As the service's _score: identifier candidates always, the rest through the screen."""
+    """As runs.blocking._score: identifier candidates always, the rest through the screen;
+    one result per track, its best-scoring reading's (entries are ranked best first)."""
     passed = [i for i, ident in found.items() if ident]
     passed += screen.keep(
         (i, index.sides[i].title_key, index.sides[i].artists_norm)
         for i, ident in found.items()
         if not ident
     )
-    return rank_candidates(side, ((i, index.sides[i], found[i]) for i in passed), thresholds)
+    ranked = rank_candidates(side, ((i, index.sides[i], found[i]) for i in passed), thresholds)
+    best: list[tuple[Score, int]] = []
+    seen: set[int] = set()
+    for score, entry in ranked:
+        if index.track_of[entry] not in seen:
+            seen.add(index.track_of[entry])
+            best.append((score, entry))
+    return best
 
 
 def run_engine(
     index: PureIndex, queries: list[Query], thresholds: Thresholds
-) -> tuple[list[tuple[str, int]], float]:
-    """Best (kind, track id) per query, ("", -1) when nothing matches; and candidates per row."""
+) -> tuple[list[tuple[str, int]], list[str], float]:
+    """Best (kind, track id) per query, ("", -1) when nothing matches; the name of the reading
+    that matched; and candidates (index entries) per row."""
     out: list[tuple[str, int]] = []
+    readings: list[str] = []
     considered = 0
     for q in queries:
         side = prepare(artists=q.artist, title=q.title, duration_s=q.duration_s).side
@@ -448,8 +488,13 @@ def run_engine(
                         candidates.setdefault(i, "")
                 ranked = screened_ranking(index, side, screen, candidates, thresholds)
         considered += len(candidates)
-        out.append((ranked[0][0].kind, ranked[0][1]) if ranked else ("", -1))
-    return out, considered / max(len(queries), 1)
+        if ranked:
+            out.append((ranked[0][0].kind, index.track_of[ranked[0][1]]))
+            readings.append(index.reading_of[ranked[0][1]])
+        else:
+            out.append(("", -1))
+            readings.append("")
+    return out, readings, considered / max(len(queries), 1)
 
 
 # --- baselines ----------------------------------------------------------------------------
@@ -532,11 +577,23 @@ def evaluate(
     index = PureIndex(tracks)
     prepared_s = time.perf_counter() - started
     started = time.perf_counter()
-    engine, per_row = run_engine(index, queries, Thresholds())
+    engine, matched_by, per_row = run_engine(index, queries, Thresholds())
     engine_s = time.perf_counter() - started
+    readings_count: dict[str, int] = defaultdict(int)
+    for name in index.reading_of:
+        readings_count[name] += 1
     print(
-        f"engine: dataset prepared in {prepared_s:.1f} s, rows matched in {engine_s:.2f} s, "
-        f"{per_row:.1f} candidates per row"
+        f"engine: dataset prepared in {prepared_s:.1f} s ({len(index.sides):,} index entries: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(readings_count.items()))
+        + f"), rows matched in {engine_s:.2f} s, {per_row:.1f} candidates per row"
+    )
+    right_by: dict[str, int] = defaultdict(int)
+    for q, (kind, track), name in zip(queries, engine, matched_by, strict=True):
+        if kind in CONFIDENT_KINDS and q.expected == CONFIDENT and tracks[track].group == q.group:
+            right_by[name] += 1
+    print(
+        "right confident matches by reading: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(right_by.items()))
     )
 
     results = {"trainwatch engine": engine}
@@ -570,7 +627,7 @@ def evaluate(
     if args.errors:
         print()
         shown: dict[str, int] = defaultdict(int)
-        for q, (kind, track) in zip(queries, engine, strict=True):
+        for q, (kind, track), name in zip(queries, engine, matched_by, strict=True):
             ok = (
                 (
                     q.expected == CONFIDENT
@@ -584,7 +641,7 @@ def evaluate(
                 continue
             shown[q.variation] += 1
             got = (
-                f"{kind} {tracks[track].artist!r} / {tracks[track].title!r}"
+                f"{kind} ({name}) {tracks[track].artist!r} / {tracks[track].title!r}"
                 if track >= 0
                 else "nothing"
             )

@@ -1,10 +1,25 @@
-"""Readings of a dataset track: the (artist, title) pairs its credit and title support.
+"""The readings of one dataset track: who performs what, as its credit and its title say.
 
-A track keeps its credited reading (the track's own keys) and gains the readings its title
-supports: a YouTube upload credited to the uploader's channel ("monelle") whose title is
-"Fred Neil - A Little Bit of Rain" also reads as Fred Neil's "A Little Bit of Rain", and, since
-uploads put the title first as often, as the song "Fred Neil" by "A Little Bit of Rain". Blocking
-finds a catalog row through any reading; scoring says which one matched.
+A YouTube row credits a channel (`monelle`, `Bethlehem Records`, `jazzonly100`) and very often
+writes the performer into the video title: `Fred Neil - A Little Bit of Rain`, `The Scientist -
+Aimee Mann`, `THE GREEN DOOR by Jim Lowe 1956`. A track therefore has its **credited** reading
+(the credit and the title as given: what `prepare` has always stored) and, when its title has
+one of these shapes, up to two more (artist, title) readings, each prepared like any record, so
+that each has its own blocking keys and is scored on its own. The names say which shape:
+
+- `title_split`: `Artist - Title`, `Artist-Title`, `Artist- Title`, parts set apart by two or
+  more spaces (`Lloyd Price   I Cried For You`); track numbers (`9`, `#11`) are left out, the
+  parts after the title are an album or a place (`The Violet Burning - 9 - Eleanor Rigby -
+  Strength (1992)`), kept only when they are version tags (`- Live`);
+- `title_split_reversed`: the same parts, title first (`The Scientist - Aimee Mann`);
+- `by`: `Title by Artist` (`THE GREEN DOOR by Jim Lowe 1956`, `Hallejulah (Acoustic) by Steve Acho
+  on iTunes`), upload noise after the artist cut off;
+- `quoted`: a title in double quotes with the artist before or after it (`Dwight Twilley "Old
+  Time Rock and Roll" (Bob Seger cover)`, `"Just A Closer Walk With Thee" by Brook Benton`).
+
+At most MAX_READINGS per track, the credited one first; most tracks (a plain title, or an
+`Artist - Title` whose artist is the credit, which the credited reading already splits) have one.
+Pure Python, no Django.
 """
 
 from __future__ import annotations
@@ -13,51 +28,199 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from matcher.engine.keys import Prepared, prepare
+from matcher.engine.keys import Prepared, TrackSide, prepare
+from matcher.engine.normalize import classify_tag
 
-MAX_EXTRA = 2  # extra readings per track at most: each is an index entry at 12M-track scale
+__all__ = ["CREDITED", "MAX_READINGS", "Reading", "track_readings"]
 
-_DASH_SPLIT = re.compile(
-    r"\s+[-\u2013\u2014]\s+|(?<=\w)[-\u2013\u2014]\s+|\s+[-\u2013\u2014](?=\w)"
-)
-
-
-# How a reviewer reads each reading's name (the evidence page, the exports).
-LABELS = {
-    "credited": "as credited",
-    "title_split": "artist and title both read from the title (Artist - Title)",
-    "title_split_reversed": "artist and title both read from the title, title first",
-}
-
-
-def describe(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " "))
+CREDITED = "credited"
+TITLE_SPLIT = "title_split"
+TITLE_SPLIT_REVERSED = "title_split_reversed"
+BY = "by"
+QUOTED = "quoted"
+MAX_READINGS = 3  # every extra reading is an index row: at 12M rows, keep them few
 
 
 class Reading(NamedTuple):
-    name: str  # "title_split" (artist - title), "title_split_reversed" (title - artist)
+    """One reading of a track: its name, the (artist, title) text read, and the prepared form."""
+
+    name: str
+    artist: str
+    title: str
     prepared: Prepared
 
+    @property
+    def side(self) -> TrackSide:
+        return self.prepared.side
 
-def extra_readings(
-    *, artists: str | Sequence[str], title: str, credited: Prepared, duration_s: float | None = None
+
+# A title worth reading further has a dash, a run of spaces, a lowercase " by ", a quote, a
+# tilde, a colon, a double slash or an underscore between words, or starts in capitals.
+_SIGNAL = re.compile(r"-|\s{2}| by |\"| BY |~|: |//|[^\W_]_[^\W_]|^[A-Z]{2,}[\s.]")
+_BRACKETED = re.compile(r"[\(\[][^\(\)\[\]]*[\)\]]")
+# Separators between artist and title: a dash with a space on either side (or both), a run of
+# two or more spaces, " / ", "//", "--", "~", ": ", an underscore between words.
+_SPACED_SEP = re.compile(
+    r"\s+-+\s*|\s*-+\s+|\s{2,}|\s*/{1,2}\s+|\s+/{2}\s*|(?<=\w)--+(?=\w)|\s*~+\s*"
+    r"|(?<=[^\W\d_]):\s+|(?<=[^\W_])_+(?=[^\W_])"
+)
+# "FATS DOMINO I'm Walking", "IRENE REID save your love for me": a name in capitals, then a
+# title that is not.
+_CAPS_LEAD = re.compile(r"^((?:[A-Z][A-Z.'&]+\s+){1,4})(?=\S*[a-z])")
+# A year, record format or "with lyrics" ending a part (`A Sunday Kind Of Love 1961`).
+_PART_NOISE = re.compile(
+    r"(?:[\s,]+(?:\(|\[)?'?(?:19|20)\d\d(?:\)|\])?\.?|\s+(?:with|w/)\s*lyrics)\s*$", re.I
+)
+# "Jim Ed Brown-Have I Told You Lately": one hyphen between a letter and a capital, no space.
+_TIGHT_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[A-Z])")
+_TRACK_NUMBER = re.compile(r"^\s*(?:#|no\.?\s*|track\s*)?\d{1,3}\.?\s*$", re.IGNORECASE)
+_YEAR_ONLY = re.compile(r"^\s*[\(\[]?(?:19|20)\d\d[\)\]]?\s*$")
+# After the artist of "Title by Artist": where the artist's name ends.
+_ARTIST_END = re.compile(
+    r"\s+(?:on|from|at|in|live|recorded|with lyrics|w/)\b.*$|\s*[\(\[\|].*$|\s+-\s.*$"
+    r"|\s+'?(?:19|20)?\d\d\b.*$|[.!,]+\s*$|\.\w{2,4}$",
+    re.IGNORECASE,
+)
+_BY = re.compile(r"^(?P<title>.*?\S)\s+(?:by|BY)\s+(?P<artist>\S.*)$")
+# Words before " by " that describe the upload, not the title: "sung by", "performed by".
+_BY_LEAD = re.compile(
+    r"\s*(?:-\s*)?(?:(?:as\s+)?(?:sung|performed|played|recorded|arranged|covered|cover)"
+    r"(?:\s+and\s+recorded)?|acoustic cover|a cappella|cover)\s*$",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r'^(?P<before>[^"]*)"(?P<title>[^"]+)"(?P<after>[^"]*)$')
+_RECORDING_OF = re.compile(r"\s+(?:recording|version|performance|rendition)\s+of\s*$", re.I)
+_TRAILING_BRACKETS = re.compile(r"^(?:\s*[\(\[][^\(\)\[\]]*[\)\]])+")
+_MAX_ARTIST_WORDS = 8
+
+
+def _mask_brackets(text: str) -> str:
+    """`text` with every bracketed span's inside replaced by underscores (same length), so that
+    separators inside brackets (`(Arjen Lucassen - Bob Dylan cover)`) do not split."""
+    if "(" not in text and "[" not in text:
+        return text
+    return _BRACKETED.sub(
+        lambda m: m.group(0)[0] + "_" * (len(m.group(0)) - 2) + m.group(0)[-1], text
+    )
+
+
+def _parts(title: str) -> list[str]:
+    """The artist/title parts of a title, track numbers and bare years left out."""
+    masked = _mask_brackets(title)
+    cuts = [(m.start(), m.end()) for m in _SPACED_SEP.finditer(masked.strip())]
+    text = title.strip()
+    if not cuts:
+        caps = _CAPS_LEAD.match(text)
+        if caps and not text.isupper():
+            return [caps.group(1).strip(), _PART_NOISE.sub("", text[caps.end() :]).strip()]
+        tight = list(_TIGHT_HYPHEN.finditer(masked.strip()))
+        if len(tight) != 1:
+            return []
+        at = tight[0].start()
+        left, right = text[:at], text[at + 1 :]
+        # "Spider-Man", "Jay-Z": a name, not two parts; one side must be several words.
+        if " " not in left.strip() and " " not in right.strip():
+            return []
+        cuts = [(at, at + 1)]
+    parts: list[str] = []
+    pos = 0
+    for start, end in cuts:
+        parts.append(text[pos:start])
+        pos = end
+    parts.append(text[pos:])
+    return [
+        _PART_NOISE.sub("", p).strip(" -~:_/")
+        for p in parts
+        if p.strip(" -~:_/") and not _TRACK_NUMBER.match(p) and not _YEAR_ONLY.match(p)
+    ]
+
+
+def _is_name(text: str) -> bool:
+    words = text.split()
+    return 0 < len(words) <= _MAX_ARTIST_WORDS and any(c.isalpha() for c in text)
+
+
+def _with_tags(title: str, later: Sequence[str]) -> str:
+    """The title, followed by those later parts that are version tags (`- Live`), which
+    must still count; an album or place name after the title is left out."""
+    tags = [p for p in later if classify_tag(p) is not None]
+    return " - ".join([title, *tags]) if tags else title
+
+
+def _candidates(title: str) -> list[tuple[str, str, str]]:
+    """(name, artist, title) texts the title supports, most telling first."""
+    found: list[tuple[str, str, str]] = []
+    masked = _mask_brackets(title)
+    m = _QUOTED.match(masked)
+    if m:
+        before = title[: m.start("title") - 1]
+        quoted = title[m.start("title") : m.end("title")]
+        after = title[m.end("title") + 1 :]
+        tail = _TRAILING_BRACKETS.match(after)
+        tags = tail.group(0) if tail else ""
+        artist = _RECORDING_OF.sub("", before).strip(" -:,")
+        if not artist:
+            by = re.match(r"^\s*[-,]?\s*(?:by|BY)\s+(.+)$", after[len(tags) :])
+            artist = _ARTIST_END.sub("", by.group(1)).strip() if by else ""
+        if _is_name(artist) and quoted.strip():
+            found.append((QUOTED, artist, f"{quoted.strip()} {tags.strip()}".strip()))
+    by_word = " by " in masked or (" BY " in masked and masked.isupper())
+    m = _BY.match(masked) if by_word else None
+    if m:
+        head = title[: m.end("title")]
+        artist = _ARTIST_END.sub("", title[m.start("artist") :]).strip()
+        head = _BY_LEAD.sub("", head).strip(" -,")
+        if head and _is_name(artist) and not artist.lower().startswith("the number"):
+            found.append((BY, artist, head))
+    parts = _parts(title)
+    if len(parts) >= 2:
+        first, second, later = parts[0], parts[1], parts[2:]
+        if _is_name(first):
+            found.append((TITLE_SPLIT, first, _with_tags(second, later)))
+        if _is_name(second):
+            found.append((TITLE_SPLIT_REVERSED, second, _with_tags(first, later)))
+    return found
+
+
+def track_readings(
+    *,
+    artists: str | Sequence[str],
+    title: str,
+    version: str = "",
+    album: str = "",
+    duration_s: float | None = None,
 ) -> list[Reading]:
-    """The readings of a track besides its credited one (`credited`, its prepare() result).
+    """Every reading of one dataset track, the credited one first (same arguments as `prepare`).
 
-    Only the title as the normalizer left it counts: version tags after a dash (`- Remastered
-    2011`, `- Live at the BBC`) are gone from it, so they never make a reading."""
-    shown = credited.title.display
-    if credited.title.artist_in_title or ("-" not in shown and "\u2013" not in shown):
-        return []
-    parts = _DASH_SPLIT.split(shown, maxsplit=1)
-    if len(parts) != 2:
-        return []
-    left, right = (p.strip() for p in parts)
-    if not left or not right:
-        return []
-    out: list[Reading] = []
-    for name, artist, song in (("title_split", left, right), ("title_split_reversed", right, left)):
-        p = prepare(artists=artist, title=song, duration_s=duration_s)
-        if p.side.artist_key and p.side.title_key:
-            out.append(Reading(name, p))
-    return out[:MAX_EXTRA]
+    The credited reading is `prepare(...)` itself, at the same cost; further readings are tried
+    only when the title has a separator, a lowercase `by` or a quote, and only when the credited
+    reading did not already split a credited artist off the title (an `Artist - Title` split
+    only on the title's YouTube shape still gets its readings).
+    """
+    credited = prepare(
+        artists=artists, title=title, version=version, album=album, duration_s=duration_s
+    )
+    readings = [
+        Reading(
+            CREDITED, artists if isinstance(artists, str) else "; ".join(artists), title, credited
+        )
+    ]
+    if not title or not _SIGNAL.search(title):
+        return readings
+    in_title = credited.title.artist_in_title
+    if in_title and (in_title in credited.artists.primary or in_title in credited.artists.featured):
+        return readings  # "Adele - Hello" credited to Adele: the credited reading split it
+    seen = {(credited.side.artist_key, credited.side.title_key, credited.side.version)}
+    for name, artist, text in _candidates(title):
+        prepared = prepare(
+            artists=artist, title=text, version=version, album=album, duration_s=duration_s
+        )
+        side = prepared.side
+        key = (side.artist_key, side.title_key, side.version)
+        if not side.artist_key or not side.title_key or key in seen:
+            continue
+        seen.add(key)
+        readings.append(Reading(name, artist, text, prepared))
+        if len(readings) == MAX_READINGS:
+            break
+    return readings

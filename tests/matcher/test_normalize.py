@@ -584,3 +584,193 @@ def test_split_credits_returns_display_names_in_order() -> None:
         "2 Chainz",
         "Kendrick Lamar",
     ]
+
+
+# -- upload noise (normalizer 3) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "display"),
+    [
+        ("Sukiyaki (classic) 1981", "Sukiyaki (classic)"),
+        ("Yes! We Have No Bananas, 1923", "Yes! We Have No Bananas"),
+        ("Harlem Shuffle LP '67", "Harlem Shuffle"),
+        ("Stars Fell On Alabama (1950)", "Stars Fell On Alabama"),
+        ("Reach Out I'll Be There w/Lyrics", "Reach Out I'll Be There"),
+        ("Reach Out I'll Be There (w/Lyrics)", "Reach Out I'll Be There"),
+        ("Somebody Lyrics, Full Song", "Somebody"),
+        ("Hallelujah on iTunes", "Hallelujah"),
+        ("Pumped Up Kicks on Spotify & Apple", "Pumped Up Kicks"),
+        ("La Paloma.flv", "La Paloma"),
+        ("Alain Bouchet September in the Rain.mov", "Alain Bouchet September in the Rain"),
+        ("Gone Gone Gone (Fabor 124)", "Gone Gone Gone"),
+        (
+            "Have Yourself A Merry Little Christmas (Arista Records 1994)",
+            "Have Yourself A Merry Little Christmas",
+        ),
+        ("08 Lover Man (HQ)", "Lover Man"),
+        ("#11 - For No One", "For No One"),
+    ],
+)
+def test_upload_noise_around_a_title_is_removed_and_explained(raw: str, display: str) -> None:
+    title = normalize_title(raw)
+    assert title.display == display
+    assert title.rules
+    assert title.version.differs == ()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Party Like It's 1999",
+        "1999",
+        "Summer of '69",
+        "1. Allegro",
+        "31 - 40",
+        "Symphony No. 40",
+        "Love Potion No. 9",
+        "99 Luftballons",
+    ],
+)
+def test_numbers_that_belong_to_the_title_are_kept(raw: str) -> None:
+    assert normalize_title(raw).display == raw
+
+
+def test_a_part_number_in_brackets_is_not_a_catalogue_number() -> None:
+    assert normalize_title("Song (Vol 2)").display == "Song (Vol 2)"
+    assert normalize_title("Track Title (Remaster 2009)").version.same == ("remaster 2009",)
+
+
+# -- readings of a YouTube row ------------------------------------------------------------------
+
+
+def readings_of(channel: str, title: str) -> list[tuple[str, str, str]]:
+    from matcher.engine.readings import track_readings
+
+    return [
+        (r.name, r.side.artist_key, r.side.title_key)
+        for r in track_readings(artists=channel, title=title)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("channel", "title", "name", "artist_key", "title_key"),
+    [
+        (
+            "monelle",
+            "Fred Neil - A Little Bit of Rain",
+            "title_split",
+            "fred neil",
+            "a little bit of rain",
+        ),
+        (
+            "MyJustified",
+            "Jim Ed Brown-Have I Told You Lately That I Love You",
+            "title_split",
+            "jim ed brown",
+            "have i told you lately that i love you",
+        ),
+        (
+            "x",
+            "Chris Montez- Love Is A Many Splendored Thing",
+            "title_split",
+            "chris montez",
+            "love is a many splendored thing",
+        ),
+        ("x", "The Scientist - Aimee Mann", "title_split_reversed", "aimee mann", "the scientist"),
+        ("cdbpdx", "THE GREEN DOOR by Jim Lowe 1956", "by", "jim lowe", "the green door"),
+        (
+            "Steve Acho",
+            "Hallejulah (Acoustic) by Steve Acho on iTunes",
+            "by",
+            "steve acho",
+            "hallejulah",
+        ),
+        (
+            "Antônio Bocaiúva",
+            "IN THE STILL OF THE NIGHT - JULIE LONDON E BUD SHANK QUINTET",
+            "title_split_reversed",
+            "julie london e bud shank quintet",
+            "in the still of the night",
+        ),
+        (
+            "x",
+            "The Violet Burning - 9 - Eleanor Rigby - Strength (1992)",
+            "title_split",
+            "violet burning",
+            "eleanor rigby",
+        ),
+        (
+            "x",
+            'Telly Savalas - "I Shall Be Released" (Bob Dylan cover)',
+            "quoted",
+            "telly savalas",
+            "i shall be released",
+        ),
+        (
+            "RUBEGRAY",
+            '"Just A Closer Walk With Thee" by Brook Benton',
+            "quoted",
+            "brook benton",
+            "just a closer walk with thee",
+        ),
+        (
+            "Heath Wilson",
+            "Lloyd Price   I Cried For You",
+            "title_split",
+            "lloyd price",
+            "i cried for you",
+        ),
+        (
+            "Scout4Me1",
+            "JOAN BAEZ ~ Put Your Hand In The Hand ~",
+            "title_split",
+            "joan baez",
+            "put your hand in the hand",
+        ),
+        ("coockiestv", "FATS DOMINO I'm Walking", "title_split", "fats domino", "im walking"),
+        (
+            "Matthew Fries",
+            "Curtis Stigers: San Diego Serenade (Tom Waits)",
+            "title_split",
+            "curtis stigers",
+            "san diego serenade tom waits",
+        ),
+        ("Cedric Bacon", "The Misfits--Astro Zombies", "title_split", "misfits", "astro zombies"),
+        (
+            "Oke She Moke She Pop",
+            "The Marcels   A Sunday Kind Of Love 1961",
+            "title_split",
+            "marcels",
+            "a sunday kind of love",
+        ),
+    ],
+)
+def test_a_youtube_title_gives_the_readings_it_supports(
+    channel: str, title: str, name: str, artist_key: str, title_key: str
+) -> None:
+    readings = readings_of(channel, title)
+    assert readings[0][0] == "credited"
+    assert (name, artist_key, title_key) in readings
+    assert len(readings) <= 3
+
+
+def test_a_plain_title_and_a_credited_split_have_only_the_credited_reading() -> None:
+    assert [r[0] for r in readings_of("Ruby Turner - Topic", "Wishing on a Star")] == ["credited"]
+    assert [r[0] for r in readings_of("Adele", "Adele - Hello (Official Video)")] == ["credited"]
+    assert [r[0] for r in readings_of("Jay-Z", "Spider-Man")] == ["credited"]
+
+
+def test_the_cover_tag_of_a_reading_names_the_original_artist_not_the_performer() -> None:
+    from matcher.engine.readings import track_readings
+
+    (quoted,) = [
+        r
+        for r in track_readings(
+            artists="x", title='Telly Savalas - "I Shall Be Released" (Bob Dylan cover)'
+        )
+        if r.name == "quoted"
+    ]
+    assert quoted.side.version == ""
+    assert "bob dylan" not in quoted.side.artists
+    assert any("Bob Dylan is the original artist" in rule for rule in quoted.prepared.rules)
