@@ -66,7 +66,7 @@ _SPACED_SEP = re.compile(
 )
 # "FATS DOMINO I'm Walking", "IRENE REID save your love for me": a name in capitals, then a
 # title that is not.
-_CAPS_LEAD = re.compile(r"^((?:[A-Z][A-Z.'&]+\s+){1,4})(?=\S*[a-z])")
+_CAPS_LEAD = re.compile(r"^((?:[A-Z][A-Z.'&]+\s+){1,4})(?=[A-Za-z]\S*[a-z])")
 # A year, record format or "with lyrics" ending a part (`A Sunday Kind Of Love 1961`).
 _PART_NOISE = re.compile(
     r"(?:[\s,]+(?:\(|\[)?'?(?:19|20)\d\d(?:\)|\])?\.?|\s+(?:with|w/)\s*lyrics)\s*$", re.I
@@ -147,6 +147,26 @@ def _with_tags(title: str, later: Sequence[str]) -> str:
     return " - ".join([title, *tags]) if tags else title
 
 
+_MEDIA_PART = re.compile(r"^from\s+(?:the\s|[\"'])", re.IGNORECASE)
+
+
+def _is_tag(part: str) -> bool:
+    """Whether a ` - ` part is a version tag and not a name or a title: `Remastered 2016`,
+    `Sidney Samson Remix`, `from the series Arcane`; not `Walk On The Wild Side (Lou Reed
+    Cover)` nor `From This Moment On`."""
+    if "(" in part or "[" in part:
+        return False
+    found = classify_tag(part)
+    if not found:
+        return False
+    for category, kind, _ in found:
+        if category == "differs" and kind == "cover":
+            return False
+        if category == "differs" and kind == "from_media" and not _MEDIA_PART.match(part):
+            return False
+    return True
+
+
 def _candidates(title: str) -> list[tuple[str, str, str]]:
     """(name, artist, title) texts the title supports, most telling first."""
     found: list[tuple[str, str, str]] = []
@@ -173,12 +193,16 @@ def _candidates(title: str) -> list[tuple[str, str, str]]:
         if head and _is_name(artist) and not artist.lower().startswith("the number"):
             found.append((BY, artist, head))
     parts = _parts(title)
-    if len(parts) >= 2:
-        first, second, later = parts[0], parts[1], parts[2:]
+    # A part that is a version tag (`- Remastered 2016`, `- Sidney Samson Remix`, `- from the
+    # series Arcane`) is neither the artist nor the title: it stays with the title.
+    tag_parts = [p for p in parts if _is_tag(p)]
+    names = [p for p in parts if p not in tag_parts]
+    if len(names) >= 2:
+        first, second, later = names[0], names[1], names[2:]
         if _is_name(first):
-            found.append((TITLE_SPLIT, first, _with_tags(second, later)))
+            found.append((TITLE_SPLIT, first, _with_tags(second, [*later, *tag_parts])))
         if _is_name(second):
-            found.append((TITLE_SPLIT_REVERSED, second, _with_tags(first, later)))
+            found.append((TITLE_SPLIT_REVERSED, second, _with_tags(first, [*later, *tag_parts])))
     return found
 
 
@@ -208,7 +232,10 @@ def track_readings(
     if not title or not _SIGNAL.search(title):
         return readings
     in_title = credited.title.artist_in_title
-    if in_title and (in_title in credited.artists.primary or in_title in credited.artists.featured):
+    if in_title and any(
+        in_title in name or name in in_title
+        for name in (*credited.artists.primary, *credited.artists.featured)
+    ):
         return readings  # "Adele - Hello" credited to Adele: the credited reading split it
     seen = {(credited.side.artist_key, credited.side.title_key, credited.side.version)}
     for name, artist, text in _candidates(title):
