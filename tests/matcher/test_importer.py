@@ -226,7 +226,11 @@ def test_sleeping_disco_jsonl_plain_and_gzipped_with_malformed_lines(write_path,
     }
     plain = tmp_path / "k.jsonl"
     plain.write_text(
-        json.dumps(good) + "\n{not json\n" + json.dumps({**good, "song_id": 9, "title": ""}) + "\n"
+        json.dumps(good)
+        + "\n{not json\n"
+        # no title field and no Genius URL to read one from: rejected
+        + json.dumps({**good, "song_id": 9, "title": "", "song_url": ""})
+        + "\n"
     )
     zipped = tmp_path / "s.jsonl.gz"
     with gzip.open(zipped, "wt", encoding="utf-8") as fh:
