@@ -31,7 +31,7 @@ from typing import NamedTuple
 from matcher.engine.keys import Prepared, TrackSide, prepare
 from matcher.engine.normalize import classify_tag
 
-__all__ = ["CREDITED", "MAX_READINGS", "Reading", "track_readings"]
+__all__ = ["CREDITED", "MAX_READINGS", "Reading", "describe", "extra_readings", "track_readings"]
 
 CREDITED = "credited"
 TITLE_SPLIT = "title_split"
@@ -224,20 +224,41 @@ def track_readings(
     credited = prepare(
         artists=artists, title=title, version=version, album=album, duration_s=duration_s
     )
-    readings = [
-        Reading(
-            CREDITED, artists if isinstance(artists, str) else "; ".join(artists), title, credited
-        )
+    credit = artists if isinstance(artists, str) else "; ".join(artists)
+    return [
+        Reading(CREDITED, credit, title, credited),
+        *extra_readings(
+            artists=artists,
+            title=title,
+            credited=credited,
+            version=version,
+            album=album,
+            duration_s=duration_s,
+        ),
     ]
+
+
+def extra_readings(
+    *,
+    artists: str | Sequence[str],
+    title: str,
+    credited: Prepared,
+    version: str = "",
+    album: str = "",
+    duration_s: float | None = None,
+) -> list[Reading]:
+    """The readings of a track besides its credited one, whose `prepare()` the caller has
+    already (`credited`): the importer stores these, the track itself holds the credited one."""
     if not title or not _SIGNAL.search(title):
-        return readings
+        return []
     in_title = credited.title.artist_in_title
     if in_title and any(
         in_title in name or name in in_title
         for name in (*credited.artists.primary, *credited.artists.featured)
     ):
-        return readings  # "Adele - Hello" credited to Adele: the credited reading split it
+        return []  # "Adele - Hello" credited to Adele: the credited reading split it
     seen = {(credited.side.artist_key, credited.side.title_key, credited.side.version)}
+    extra: list[Reading] = []
     for name, artist, text in _candidates(title):
         prepared = prepare(
             artists=artist, title=text, version=version, album=album, duration_s=duration_s
@@ -247,7 +268,21 @@ def track_readings(
         if not side.artist_key or not side.title_key or key in seen:
             continue
         seen.add(key)
-        readings.append(Reading(name, artist, text, prepared))
-        if len(readings) == MAX_READINGS:
+        extra.append(Reading(name, artist, text, prepared))
+        if len(extra) == MAX_READINGS - 1:
             break
-    return readings
+    return extra
+
+
+# How a reviewer reads each reading's name (the evidence page).
+LABELS = {
+    CREDITED: "as credited",
+    TITLE_SPLIT: "artist and title both read from the title (Artist - Title)",
+    TITLE_SPLIT_REVERSED: "artist and title both read from the title, title first",
+    BY: "artist and title read from the title (Title by Artist)",
+    QUOTED: "the quoted title and the artist beside it, read from the title",
+}
+
+
+def describe(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " "))
