@@ -177,6 +177,20 @@ class WorkerProcess:
         return "\n".join(f.read_text(errors="replace") for f in files if f.exists())
 
 
+def wait_until(predicate, timeout: float, what: str, child=None) -> None:  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it holds; fail after `timeout` seconds, or at once when the
+    `child` process (if any) exits, with its output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if child is not None and child.poll() is not None:
+            output = child.stdout.read().decode(errors="replace") if child.stdout else ""
+            raise AssertionError(f"{child.args[:4]} exited {child.returncode}: {output}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 def _require_worker_stack() -> None:
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("worker tests need PostgreSQL (DATABASE_URL)")

@@ -10,6 +10,7 @@ are rows of the run's catalog, and a match's track is of a dataset version the r
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from collections.abc import Sequence
@@ -357,6 +358,33 @@ def stored_catalog(
 
     with (path or SKELETON / "catalog.csv").open("rb") as fh:
         return catalog_create(organization=organization, stream=fh, filename=name)
+
+
+BIG_CATALOG_ROWS = 1200
+
+
+def big_catalog_file(directory: Path) -> Path:
+    """A CSV catalog (big.csv in `directory`) of BIG_CATALOG_ROWS distinct rows over the skeleton
+    sample's artists, so that every chunk of a run does real blocking work."""
+    with (SKELETON / "tracks_generic.csv").open(encoding="utf-8", newline="") as fh:
+        tracks = list(csv.DictReader(fh))
+    path = directory / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Artist", "Title"])
+        for i in range(BIG_CATALOG_ROWS):
+            t = tracks[i % len(tracks)]
+            title = t["title"] if i < len(tracks) else f"{t['title']} (Take {i})"
+            out.writerow([t["artist"].split(";")[0], title])
+    return path
+
+
+def big_catalog(directory: Path, slug: str) -> Catalog:
+    """The big catalog file stored for the organization `slug` (created if need be)."""
+    from accounts.services import organization_get_or_create
+
+    organization = organization_get_or_create(slug=slug)
+    return stored_catalog(organization, "big.csv", path=big_catalog_file(directory))
 
 
 def xlsx_bytes(sheets: dict[str, Sequence[Sequence[Any]]]) -> bytes:

@@ -17,7 +17,6 @@ import pytest
 from celery import Celery
 from django.db import connection
 
-from accounts.services import organization_get_or_create
 from config.celery import app as celery_app
 from matcher.models import Match, MatchChunk, MatchRun, RowResult
 from matcher.runs.services import (
@@ -26,47 +25,12 @@ from matcher.runs.services import (
     match_run_create,
     match_run_start,
 )
-from tests.conftest import REPO, WorkerProcess, subprocess_env
-from uploads.models import Catalog
-from uploads.services import catalog_create
+from tests.conftest import REPO, WorkerProcess, subprocess_env, wait_until
+from tests.factories import BIG_CATALOG_ROWS, big_catalog, big_catalog_file
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-SKELETON = Path(__file__).parent / "data" / "skeleton"
-ROWS = 1200
-
-
-def _big_catalog(tmp_path: Path) -> Path:
-    """ROWS distinct rows over the sample's artists, so every chunk does real blocking work."""
-    with (SKELETON / "tracks_generic.csv").open(encoding="utf-8", newline="") as fh:
-        tracks = list(csv.DictReader(fh))
-    path = tmp_path / "big.csv"
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["Artist", "Title"])
-        for i in range(ROWS):
-            t = tracks[i % len(tracks)]
-            title = t["title"] if i < len(tracks) else f"{t['title']} (Take {i})"
-            out.writerow([t["artist"].split(";")[0], title])
-    return path
-
-
-def _catalog(tmp_path: Path, slug: str) -> Catalog:
-    org = organization_get_or_create(slug=slug)
-    with _big_catalog(tmp_path).open("rb") as fh:
-        return catalog_create(organization=org, stream=fh, filename="big.csv")
-
-
-def _wait(predicate, timeout: float, what: str, child=None) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if child is not None and child.poll() is not None:
-            output = child.stdout.read().decode(errors="replace") if child.stdout else ""
-            raise AssertionError(f"{child.args[:4]} exited {child.returncode}: {output}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+ROWS = BIG_CATALOG_ROWS
 
 
 def _run(pk: int) -> MatchRun:
@@ -90,12 +54,12 @@ def _assert_accounted_once(run: MatchRun) -> None:
 
 def test_a_worker_killed_mid_run_loses_nothing(stack, settings):
     settings.MATCH_CHUNK_ROWS = 10
-    catalog = _catalog(stack, "kill-label")
+    catalog = big_catalog(stack, "kill-label")
     env = {"CELERY_VISIBILITY_TIMEOUT": "3"}
     first = WorkerProcess(stack / "worker-a.log", concurrency=1, env=env)
     first.wait_ready()
     run = match_run_start(catalog=catalog)
-    _wait(lambda: _run(run.pk).chunks_done >= 3, 180, "three chunks done")
+    wait_until(lambda: _run(run.pk).chunks_done >= 3, 180, "three chunks done")
     first.kill()
     killed_at = _run(run.pk)
     assert killed_at.status == MatchRun.Status.RUNNING
@@ -104,7 +68,7 @@ def test_a_worker_killed_mid_run_loses_nothing(stack, settings):
     second = WorkerProcess(stack / "worker-b.log", concurrency=2, env=env)
     try:
         second.wait_ready()
-        _wait(lambda: _run(run.pk).is_finished, 180, "the run to finish on the second worker")
+        wait_until(lambda: _run(run.pk).is_finished, 180, "the run to finish on the second worker")
     finally:
         second.stop()
     _assert_accounted_once(run)
@@ -112,12 +76,12 @@ def test_a_worker_killed_mid_run_loses_nothing(stack, settings):
 
 def test_dropped_database_connections_are_retried(stack, settings):
     settings.MATCH_CHUNK_ROWS = 20
-    catalog = _catalog(stack, "db-drop-label")
+    catalog = big_catalog(stack, "db-drop-label")
     worker = WorkerProcess(stack / "worker.log", concurrency=2)
     try:
         worker.wait_ready()
         run = match_run_start(catalog=catalog)
-        _wait(lambda: _run(run.pk).chunks_done >= 1, 180, "the first chunk")
+        wait_until(lambda: _run(run.pk).chunks_done >= 1, 180, "the first chunk")
         killed = 0
         for _ in range(5):
             with connection.cursor() as cur:
@@ -128,7 +92,7 @@ def test_dropped_database_connections_are_retried(stack, settings):
                 killed += cur.fetchone()[0]
             time.sleep(0.3)
         assert killed >= 1, "the worker's connections were terminated at least once"
-        _wait(lambda: _run(run.pk).is_finished, 180, "the run to finish")
+        wait_until(lambda: _run(run.pk).is_finished, 180, "the run to finish")
     finally:
         worker.stop()
     _assert_accounted_once(run)
@@ -137,15 +101,15 @@ def test_dropped_database_connections_are_retried(stack, settings):
 def test_lost_tasks_are_found_by_the_periodic_check_and_requeued(stack, settings):
     settings.MATCH_CHUNK_ROWS = 100
     # One run whose dispatch task was lost, one whose chunk tasks were lost mid-way.
-    queued = match_run_create(catalog=_catalog(stack, "lost-a"))
-    running = match_run_create(catalog=_catalog(stack, "lost-b"))
+    queued = match_run_create(catalog=big_catalog(stack, "lost-a"))
+    running = match_run_create(catalog=big_catalog(stack, "lost-b"))
     assert match_run_begin(run_id=running.pk)  # chunks pending, but no task was ever sent
     env = {"MATCH_STALL_SECONDS": "1", "MATCH_WATCHDOG_INTERVAL": "1"}
     worker = WorkerProcess(stack / "worker.log", concurrency=2, env=env)
     beat = _beat(stack, env)
     try:
         worker.wait_ready()
-        _wait(
+        wait_until(
             lambda: _run(queued.pk).is_finished and _run(running.pk).is_finished,
             120,
             "both runs to be rescued",
@@ -161,12 +125,12 @@ def test_lost_tasks_are_found_by_the_periodic_check_and_requeued(stack, settings
 
 def test_cancel_stops_new_chunks_and_leaves_a_consistent_partial_report(stack, settings):
     settings.MATCH_CHUNK_ROWS = 10
-    catalog = _catalog(stack, "cancel-label")
+    catalog = big_catalog(stack, "cancel-label")
     worker = WorkerProcess(stack / "worker.log", concurrency=1)
     try:
         worker.wait_ready()
         run = match_run_start(catalog=catalog)
-        _wait(lambda: _run(run.pk).chunks_done >= 2, 180, "two chunks")
+        wait_until(lambda: _run(run.pk).chunks_done >= 2, 180, "two chunks")
         assert match_run_cancel(run=_run(run.pk))
         # Let the worker drain the queue: each remaining task must now do nothing.
         time.sleep(3)
@@ -251,14 +215,14 @@ def test_a_redis_restart_during_a_run_does_not_need_manual_repair(stack, setting
     )
     out = stack / "report.csv"
     producer = subprocess.Popen(
-        [sys.executable, "manage.py", "match_catalog", str(_big_catalog(stack)),
+        [sys.executable, "manage.py", "match_catalog", str(big_catalog_file(stack)),
          "--org", "redis-label", "--out", str(out), "--timeout", "240"],
         cwd=REPO, env={**subprocess_env(), **env}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         worker.wait_ready(app=ping_app)
-        _wait(
+        wait_until(
             lambda: MatchRun.objects.filter(
                 organization__slug="redis-label", chunks_done__gte=3
             ).exists(),

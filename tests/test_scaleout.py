@@ -7,29 +7,30 @@ import pytest
 from accounts.services import organization_get_or_create
 from matcher.models import MatchRun
 from matcher.runs.services import match_run_start
-from tests.conftest import WorkerProcess
-from tests.test_faults import SKELETON, _catalog, _run, _wait
-from uploads.services import catalog_create
+from tests.conftest import WorkerProcess, wait_until
+from tests.factories import big_catalog, stored_catalog
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def _run(pk: int) -> MatchRun:
+    return MatchRun.objects.get(pk=pk)
 
 
 def test_a_small_run_started_after_a_big_one_finishes_first(stack, settings):
     settings.MATCH_CHUNK_ROWS = 10
     settings.MATCH_RUN_WINDOW = 2
-    big = _catalog(stack, "big-label")  # 120 chunks
-    org = organization_get_or_create(slug="small-label")
-    with (SKELETON / "catalog.csv").open("rb") as fh:
-        small = catalog_create(organization=org, stream=fh, filename="catalog.csv")
+    big = big_catalog(stack, "big-label")  # 120 chunks
+    small = stored_catalog(organization_get_or_create(slug="small-label"), "catalog.csv")
     worker = WorkerProcess(stack / "worker.log", concurrency=1)
     try:
         worker.wait_ready()
         big_run = match_run_start(catalog=big)
-        _wait(lambda: _run(big_run.pk).chunks_done >= 2, 180, "the big run to start")
+        wait_until(lambda: _run(big_run.pk).chunks_done >= 2, 180, "the big run to start")
         small_run = match_run_start(catalog=small)
-        _wait(lambda: _run(small_run.pk).is_finished, 180, "the small run")
+        wait_until(lambda: _run(small_run.pk).is_finished, 180, "the small run")
         at_small_finish = _run(big_run.pk)
-        _wait(lambda: _run(big_run.pk).is_finished, 300, "the big run")
+        wait_until(lambda: _run(big_run.pk).is_finished, 300, "the big run")
     finally:
         worker.stop()
     assert _run(small_run.pk).status == MatchRun.Status.DONE
