@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Max
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from matcher.engine.identifiers import normalize_isrc
@@ -385,6 +386,16 @@ def big_catalog(directory: Path, slug: str) -> Catalog:
 
     organization = organization_get_or_create(slug=slug)
     return stored_catalog(organization, "big.csv", path=big_catalog_file(directory))
+
+
+def token_client(user: Any, organization: Organization, **client_options: Any) -> APIClient:
+    """An API client authenticated with a new API token of `user` in `organization`."""
+    from accounts.services import api_token_create
+
+    _token, key = api_token_create(user=user, organization=organization, name="tests")
+    client = APIClient(**client_options)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
 
 
 def xlsx_bytes(sheets: dict[str, Sequence[Sequence[Any]]]) -> bytes:

@@ -10,11 +10,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from accounts.models import Organization
-from accounts.services import api_token_create
 from matcher.models import Match, MatchRun
 from matcher.runs.services import match_run_start
-from tests.factories import stored_catalog
+from tests.factories import stored_catalog, token_client
 
 SKELETON = Path(__file__).resolve().parent.parent / "data" / "skeleton"
 
@@ -23,14 +21,6 @@ SKELETON = Path(__file__).resolve().parent.parent / "data" / "skeleton"
 def _fresh_throttles() -> None:
     # Throttle counters live in the cache, which outlives a test.
     cache.clear()
-
-
-def token_client(user: Any, organization: Organization, **client_options: Any) -> APIClient:
-    """A client authenticated with a new API token of `user` in `organization`."""
-    _token, key = api_token_create(user=user, organization=organization, name="tests")
-    client = APIClient(**client_options)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from accounts.authentication import key_hash
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiToken, Membership
-from tests.api.conftest import error_of, token_client
-from tests.factories import PASSWORD
+from tests.api.conftest import error_of
+from tests.factories import PASSWORD, token_client
 
 
 def _runs_url() -> str:

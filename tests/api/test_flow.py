@@ -8,7 +8,8 @@ import zipfile
 
 from django.urls import reverse
 
-from tests.api.conftest import SKELETON, token_client
+from tests.api.conftest import SKELETON
+from tests.factories import token_client
 
 
 def test_upload_to_export_through_the_api(transactional_db, label, bob, rita):
