@@ -68,7 +68,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "This token's user is no longer a member of its organization."
             )
-        token.membership = membership  # type: ignore[attr-defined]  # read by api_membership
+        token.membership = membership  # type: ignore[attr-defined]  # read by accounts.scoping.api_membership
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

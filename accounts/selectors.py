@@ -1,15 +1,16 @@
-"""Reads scoped to a user: which organizations they belong to and in what role."""
+"""Reads about organizations, memberships, invitations and API tokens; object lookups go through
+accounts.scoping (an actor reaches only its organizations)."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiToken, Invitation, Membership, Organization
+from accounts.scoping import Actor, scoped
 
 
 def organizations_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
@@ -41,29 +42,6 @@ def default_membership(user: AbstractBaseUser | AnonymousUser) -> Membership | N
     )
 
 
-def role_in(*, user: AbstractBaseUser | AnonymousUser, organization_id: int) -> str | None:
-    membership = membership_for(user=user, organization_id=organization_id)
-    return membership.role if membership else None
-
-
-def api_membership(request: Any) -> Membership | None:
-    """The Membership an API request acts as, or None.
-
-    A token request acts in the token's organization (``request.auth`` is the ApiToken); a session
-    request in the current organization chosen in the browser (set by the middleware). The token
-    authentication already refuses a token whose user has left the organization (401), so None
-    here means "no organization": views answer 403 (session) or 404 (object lookups).
-    """
-    token = getattr(request, "auth", None)
-    if isinstance(token, ApiToken):
-        cached = getattr(token, "membership", None)  # set by ApiTokenAuthentication
-        if isinstance(cached, Membership):
-            return cached
-        return membership_for(user=token.user, organization_id=token.organization_id)
-    django_request = getattr(request, "_request", request)
-    return getattr(django_request, "membership", None)
-
-
 def api_tokens_for(*, user: AbstractBaseUser, organization_id: int) -> QuerySet[ApiToken]:
     """The user's own tokens in one organization, newest first (revoked ones included)."""
     return ApiToken.objects.filter(user=user, organization_id=organization_id)
@@ -81,13 +59,9 @@ def memberships_for_organization(organization_id: int) -> QuerySet[Membership]:
     )
 
 
-def memberships_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
-    """Memberships of every organization the user belongs to (object lookups: others are 404)."""
-    if not user.is_authenticated:
-        return Membership.objects.none()
-    return Membership.objects.select_related("user", "organization").filter(
-        organization__in=organizations_for_user(user)
-    )
+def memberships_for(actor: Actor) -> QuerySet[Membership]:
+    """Memberships of the organizations the actor reaches (object lookups: others are 404)."""
+    return scoped(Membership.objects.select_related("user", "organization"), actor)
 
 
 def invitations_pending_for_organization(organization_id: int) -> QuerySet[Invitation]:
@@ -99,12 +73,8 @@ def invitations_pending_for_organization(organization_id: int) -> QuerySet[Invit
     )
 
 
-def invitations_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Invitation]:
-    if not user.is_authenticated:
-        return Invitation.objects.none()
-    return Invitation.objects.select_related("organization").filter(
-        organization__in=organizations_for_user(user)
-    )
+def invitations_for(actor: Actor) -> QuerySet[Invitation]:
+    return scoped(Invitation.objects.select_related("organization"), actor)
 
 
 def invitation_for_token(token: str) -> Invitation | None:

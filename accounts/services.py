@@ -9,7 +9,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -18,7 +17,8 @@ from django.utils.text import slugify
 
 from accounts.authentication import KEY_PREFIX, key_hash
 from accounts.models import ApiToken, Invitation, Membership, Organization, Role
-from accounts.permissions import MANAGE, role_allows
+from accounts.permissions import MANAGE
+from accounts.scoping import require, user_actor
 
 
 def organization_get_or_create(*, slug: str, name: str | None = None) -> Organization:
@@ -83,9 +83,7 @@ class MembershipError(Exception):
 
 
 def _require_manager(*, organization: Organization, by: AbstractBaseUser) -> None:
-    membership = Membership.objects.filter(user=by, organization=organization).first()
-    if membership is None or not role_allows(membership.role, MANAGE):
-        raise PermissionDenied("Only an owner of this organization can manage its members.")
+    require(user_actor(by), MANAGE, organization_id=organization.pk)
 
 
 def _check_role(role: str) -> None:

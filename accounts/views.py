@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,7 +26,8 @@ from accounts.forms import (
 )
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
-from accounts.permissions import MANAGE, role_allows
+from accounts.permissions import MANAGE
+from accounts.scoping import page_actor, require
 from accounts.selectors import organizations_for_user
 
 # The account created through an invitation signs in with the plain model backend (django-axes
@@ -99,10 +99,8 @@ def account_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _manager_membership(request: HttpRequest) -> Membership:
-    membership = _current_membership(request)
-    if not role_allows(membership.role, MANAGE):
-        raise PermissionDenied("Only an owner of this organization can manage its members.")
-    return membership
+    _current_membership(request)
+    return require(page_actor(request), MANAGE)
 
 
 @never_cache
@@ -145,16 +143,14 @@ def organization_members(request: HttpRequest) -> HttpResponse:
 
 
 def _membership_target(request: HttpRequest, pk: int) -> Membership:
-    return get_object_or_404(selectors.memberships_visible_to(request.user), pk=pk)
+    return get_object_or_404(selectors.memberships_for(page_actor(request)), pk=pk)
 
 
 @login_required
 @require_POST
 def organization_member_role(request: HttpRequest, pk: int) -> HttpResponse:
     target = _membership_target(request, pk)
-    role = selectors.role_in(user=request.user, organization_id=target.organization_id)
-    if not role_allows(role, MANAGE):
-        raise PermissionDenied("Only an owner of this organization can manage its members.")
+    require(page_actor(request), MANAGE, organization_id=target.organization_id)
     form = MembershipRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a role: owner, member or reviewer.")
@@ -190,7 +186,7 @@ def organization_member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def organization_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    invitation = get_object_or_404(selectors.invitations_visible_to(request.user), pk=pk)
+    invitation = get_object_or_404(selectors.invitations_for(page_actor(request)), pk=pk)
     services.invitation_revoke(invitation=invitation, by=request.user)  # type: ignore[arg-type]
     messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
     return redirect("org-members")

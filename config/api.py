@@ -1,5 +1,6 @@
-"""What every API endpoint shares: pagination, one error body shape, and the organization a
-request acts in.
+"""What every API endpoint shares: pagination, one error body shape, the errors it raises and
+the download content negotiation. The organization a request acts in is accounts.scoping's
+(api_actor).
 
 Every error answers ``{"error": {"status": <int>, "code": <str>, "detail": <str>, "fields":
 {...}}}`` so a label's tooling can handle all of them the same way.
@@ -17,10 +18,6 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
-
-from accounts.models import Membership
-from accounts.permissions import role_allows
-from accounts.selectors import api_membership
 
 
 class StandardPagination(PageNumberPagination):
@@ -134,37 +131,6 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is too large."
     default_code = "too_large"
-
-
-# --- the organization a request acts in ------------------------------------------------------
-
-
-def request_membership(request: Request) -> Membership | None:
-    """The membership the request acts as: the token's organization, or the browser session's
-    current one (see accounts.selectors.api_membership)."""
-    return api_membership(request)
-
-
-def organization_id_of(request: Request) -> int | None:
-    membership = request_membership(request)
-    return membership.organization_id if membership is not None else None
-
-
-def require_role(request: Request, action: str, organization_id: int | None = None) -> Membership:
-    """The request's membership, if its role allows `action` (403 otherwise). An object of
-    another organization never reaches here: lookups are scoped, so it is a 404 first."""
-    membership = request_membership(request)
-    if membership is None:
-        raise exceptions.PermissionDenied(
-            "You are not a member of any organization: ask an owner for an invitation."
-        )
-    if organization_id is not None and membership.organization_id != organization_id:
-        raise exceptions.NotFound()
-    if not role_allows(membership.role, action):
-        raise exceptions.PermissionDenied(
-            f"Your role in {membership.organization.name} ({membership.role}) does not allow this."
-        )
-    return membership
 
 
 # --- content negotiation for downloads -------------------------------------------------------

@@ -40,11 +40,11 @@ urlpatterns = [
     path("datasets/", apis.DatasetListApi.as_view(), name="api-datasets"),
     path("datasets/<slug:slug>/", apis.DatasetDetailApi.as_view(), name="api-dataset-detail"),
     path("catalogs/", upload_apis.CatalogListApi.as_view(), name="api-catalogs"),
-    path("catalogs/<int:pk>/", upload_apis.CatalogDetailApi.as_view(), name="api-catalog-detail"),
+    path("catalogs/<int:pk>/", apis.CatalogDetailApi.as_view(), name="api-catalog-detail"),
     path("uploads/<uuid:pk>/", upload_apis.PendingUploadApi.as_view(), name="api-upload"),
     path(
         "uploads/<uuid:pk>/mapping/",
-        upload_apis.UploadMappingApi.as_view(),
+        apis.UploadMappingApi.as_view(),
         name="api-upload-mapping",
     ),
     path("runs/", apis.RunListApi.as_view(), name="api-runs"),

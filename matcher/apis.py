@@ -1,4 +1,5 @@
-"""REST API for datasets, match runs, reports, matches, evidence, verdicts and exports.
+"""REST API for datasets, match runs, reports, matches, evidence, verdicts and exports, and what
+matching adds to uploads' catalog endpoints (a catalog with its runs, confirming an upload).
 
 Thin views over the same selectors and services as the pages. A request acts in one
 organization (its API token's, or the browser session's current one): an object of any other
@@ -7,11 +8,13 @@ organization is a 404, and an action the role does not allow is a 403.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -21,20 +24,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import READ, REVIEW, UPLOAD
+from accounts.permissions import DELETE, READ, REVIEW, UPLOAD
+from accounts.scoping import api_actor, require
 from config.api import (
     Conflict,
     DownloadNegotiation,
     StandardPagination,
     error_responses,
-    organization_id_of,
-    require_role,
 )
+from matcher.catalogs import catalog_upload_confirm
 from matcher.models import Dataset, DatasetVersion, Match, MatchRun, Verdict
 from matcher.reports import exports, selectors
 from matcher.review import services as review
+from matcher.review.selectors import MATCH_ORDER
 from matcher.runs import services
 from matcher.runs.progress import run_progress
+from uploads import apis as upload_apis
+from uploads.selectors import catalogs_for
+from uploads.services import UploadError, catalog_delete
 
 # --- shared representations -------------------------------------------------------------------
 
@@ -80,29 +87,16 @@ class RunSerializer(serializers.Serializer):
 
 
 def _runs(request: Request) -> QuerySet[MatchRun]:
-    organization_id = organization_id_of(request)
-    if organization_id is None:
-        return MatchRun.objects.none()
     return (
-        selectors.runs_for_organization(organization_id)
+        selectors.runs_for(api_actor(request))
         .select_related("created_by")
         .prefetch_related("dataset_versions__dataset")
     )
 
 
 def _run_for(request: Request, pk: int, action: str) -> MatchRun:
-    """The run if it is in the request's organization (404 otherwise) and the role allows
-    `action` (403 otherwise)."""
-    run = get_object_or_404(_runs(request), pk=pk)
-    require_role(request, action)
+    run, _membership = selectors.run_for(api_actor(request), pk, action)
     return run
-
-
-def _matches(request: Request) -> QuerySet[Match]:
-    organization_id = organization_id_of(request)
-    if organization_id is None:
-        return Match.objects.none()
-    return selectors.matches_for_organization(organization_id)
 
 
 def _finished_report(run: MatchRun) -> None:
@@ -221,15 +215,12 @@ class RunListApi(APIView):
         responses={201: RunSerializer, **error_responses(400, 403, 409)},
     )
     def post(self, request: Request) -> Response:
-        membership = require_role(request, UPLOAD)
+        actor = api_actor(request)
+        require(actor, UPLOAD)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        catalog = (
-            selectors.catalogs_for_organization(membership.organization_id)
-            .filter(pk=data["catalog"])
-            .first()
-        )
+        catalog = catalogs_for(actor).filter(pk=data["catalog"]).first()
         if catalog is None:
             raise serializers.ValidationError(
                 {"catalog": [f"There is no catalog {data['catalog']} in your organization."]}
@@ -493,7 +484,7 @@ class RunMatchListApi(APIView):
                 "track__version__dataset",
                 "verdict__reviewed_by",
             )
-            .order_by(*selectors.MATCH_ORDER)
+            .order_by(*MATCH_ORDER)
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(matches, request, view=self)
@@ -541,8 +532,9 @@ class MatchEvidenceApi(APIView):
         responses={200: EvidenceSerializer, **error_responses(404)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        match = get_object_or_404(_matches(request), pk=pk)
-        require_role(request, READ)
+        actor = api_actor(request)
+        match = get_object_or_404(selectors.matches_for(actor), pk=pk)
+        require(actor, READ, organization_id=match.run.organization_id)
         context = selectors.evidence_context(match)
         row_result = context["row_result"]
         data = {
@@ -575,8 +567,9 @@ class MatchVerdictApi(APIView):
         responses={200: VerdictSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request, pk: int) -> Response:
-        match = get_object_or_404(_matches(request), pk=pk)
-        require_role(request, REVIEW)
+        actor = api_actor(request)
+        match = get_object_or_404(selectors.matches_for(actor), pk=pk)
+        require(actor, REVIEW, organization_id=match.run.organization_id)
         serializer = VerdictInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -689,3 +682,87 @@ class RunEvidencePackApi(_Download):
     def get(self, request: Request, pk: int) -> FileResponse:
         run = _run_for(request, pk, READ)
         return exports.evidence_pack_response(run)
+
+
+# --- catalogs: what matching adds to uploads' endpoints ---------------------------------------
+
+
+class RunRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=MatchRun.Status.choices)
+    percent = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class CatalogDetailSerializer(upload_apis.CatalogSerializer):
+    runs = RunRefSerializer(many=True, help_text="The catalog's runs, newest first")
+
+
+class CatalogDetailApi(APIView):
+    @extend_schema(
+        operation_id="catalogs_retrieve",
+        responses={200: CatalogDetailSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        actor = api_actor(request)
+        catalog = get_object_or_404(catalogs_for(actor), pk=pk)
+        require(actor, READ, organization_id=catalog.organization_id)
+        return Response(CatalogDetailSerializer(catalog).data)
+
+    @extend_schema(
+        operation_id="catalogs_destroy",
+        summary="Delete a catalog with its runs, matches and verdicts (owners)",
+        responses={204: None, **error_responses(403, 404)},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        actor = api_actor(request)
+        catalog = get_object_or_404(catalogs_for(actor), pk=pk)
+        require(actor, DELETE, organization_id=catalog.organization_id)
+        catalog_delete(catalog=catalog)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MappingDatasetsInputSerializer(upload_apis.MappingInputSerializer):
+    datasets = serializers.ListField(
+        child=serializers.SlugField(max_length=64),
+        required=False,
+        allow_empty=False,
+        max_length=50,
+        help_text="Dataset slugs to match against; leave out for every imported dataset",
+    )
+
+
+class ConfirmedSerializer(serializers.Serializer):
+    catalog = upload_apis.CatalogSerializer()
+    run = RunSerializer()
+
+
+class UploadMappingApi(upload_apis.UploadMappingApi):
+    """uploads' mapping endpoint; confirming it starts the catalog's match run."""
+
+    @extend_schema(
+        operation_id="uploads_mapping_confirm",
+        summary="Confirm the mapping (as offered, or another sheet or mapping): store the "
+        "catalog and start matching",
+        request=MappingDatasetsInputSerializer,
+        responses={201: ConfirmedSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
+        pending = upload_apis.pending_for(request, pk)
+        sheet, mapping, data = self.confirmation(request, pending, MappingDatasetsInputSerializer)
+        try:
+            run = catalog_upload_confirm(
+                pending=pending,
+                sheet=sheet.name,
+                mapping=mapping,
+                datasets=datasets_from_slugs(data.get("datasets")),
+                confirmed_by=request.user,
+            )
+        except UploadError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        run = _reread(request, run)
+        return Response(
+            ConfirmedSerializer({"catalog": run.catalog, "run": run}).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api-run-detail", args=[run.pk])},
+        )

@@ -1,4 +1,5 @@
-"""Pages for runs, reports, evidence, review and datasets."""
+"""Pages for a catalog's mapping and its page (uploads' pages with matching's parts), runs,
+reports, evidence, review and datasets."""
 
 from django.urls import path
 
@@ -6,6 +7,8 @@ from matcher import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("catalogs/upload/<uuid:pk>/", views.catalog_upload_mapping, name="catalog-upload-mapping"),
+    path("catalogs/<int:pk>/", views.catalog_detail, name="catalog-detail"),
     path("catalogs/<int:pk>/start/", views.catalog_run_start, name="catalog-run-start"),
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("runs/<int:pk>/status.json", views.run_status, name="run-status"),

@@ -1,4 +1,5 @@
-"""Pages: dashboard, run progress (live, through an htmx fragment) and report, starting a run
+"""Pages: dashboard, a catalog's mapping page (with the datasets to match) and page (with its
+runs), run progress (live, through an htmx fragment) and report, starting a run
 from a catalog, evidence and verdicts, re-run difference, datasets; the CSV, XLSX and
 evidence-pack downloads.
 
@@ -9,12 +10,12 @@ a 404) and render.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
@@ -24,52 +25,44 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Membership
 from accounts.permissions import READ, REVIEW, UPLOAD, role_allows
-from accounts.selectors import role_in
+from accounts.scoping import page_actor, require
+from matcher.catalogs import catalog_upload_confirm
+from matcher.forms import MappingDatasetsForm, RunStartForm
 from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
 from matcher.reports import exports, selectors
 from matcher.review import selectors as review_selectors
 from matcher.review import services as review
 from matcher.runs import services
 from matcher.runs.progress import HTMX_STOP_POLLING, POLL_SECONDS, RunProgress, run_progress
-from uploads.forms import RunStartForm
+from uploads.forms import MappingForm
+from uploads.models import Catalog, PendingUpload
+from uploads.selectors import catalogs_for
+from uploads.views import catalog_page, mapping_page
 
 ROWS_PER_PAGE = 25  # a page of the report stays readable on a phone (one block per row)
 DIFF_LINES_SHOWN = 500
 
 
-def _require(request: HttpRequest, organization_id: int, action: str) -> str:
-    role = role_in(user=request.user, organization_id=organization_id)
-    if not role_allows(role, action):
-        raise PermissionDenied("Your role in this organization does not allow this.")
-    return role or ""
-
-
-def _run_for(request: HttpRequest, pk: int, action: str) -> tuple[MatchRun, str]:
-    """The run if the user's organizations include it (404 otherwise) and their role there
-    allows `action` (403 otherwise)."""
-    run = get_object_or_404(selectors.runs_for_user(request.user), pk=pk)
-    return run, _require(request, run.organization_id, action)
-
-
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    membership = getattr(request, "membership", None)
+    # The dashboard lists the current organization's catalogs and runs only.
+    actor = page_actor(request).acting_only()
     runs: list[RunProgress] | None = None
     catalogs = None
-    if membership is not None:
-        recent = selectors.runs_for_organization(membership.organization_id)[:50]
-        runs = [run_progress(r) for r in recent]
-        catalogs = selectors.catalogs_for_organization(membership.organization_id)[:50]
+    if actor.membership is not None:
+        runs = [run_progress(r) for r in selectors.runs_for(actor)[:50]]
+        catalogs = catalogs_for(actor)[:50]
     return render(
         request,
         "matcher/dashboard.html",
         {
             "runs": runs,
             "catalogs": catalogs,
-            "can_upload": membership is not None and role_allows(membership.role, UPLOAD),
+            "can_upload": actor.can(UPLOAD),
             "datasets": selectors.datasets_with_versions(),
             "poll_seconds": POLL_SECONDS,
         },
@@ -141,7 +134,8 @@ def _page_url(filters: selectors.ReportFilters, **extra: object) -> str:
 
 @login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run, role = _run_for(request, pk, READ)
+    run, membership = selectors.run_for(page_actor(request), pk, READ)
+    role = membership.role
     context: dict[str, object] = {
         "run": run,
         "progress": run_progress(run),
@@ -213,7 +207,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
     """Record one verdict on every match of the report's current filtered selection."""
-    run, _role = _run_for(request, pk, REVIEW)
+    run, _membership = selectors.run_for(page_actor(request), pk, REVIEW)
     filters = selectors.ReportFilters.from_query(request.POST)
     back = reverse("run-detail", args=[run.pk]) + _page_url(filters)
     if not filters.has_match_filter:
@@ -243,8 +237,9 @@ def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
 def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a verdict, then show the next match of the run not reviewed yet (when the form
     asks for it with then=next) or this match again."""
-    match = get_object_or_404(selectors.matches_for_user(request.user), pk=pk)
-    _require(request, match.run.organization_id, REVIEW)
+    actor = page_actor(request)
+    match = get_object_or_404(selectors.matches_for(actor), pk=pk)
+    require(actor, REVIEW, organization_id=match.run.organization_id)
     value = request.POST.get("value", "")
     try:
         verdict = review.verdict_record(
@@ -272,7 +267,7 @@ def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     """Match the same catalog again against the datasets' current versions."""
-    run, _role = _run_for(request, pk, UPLOAD)
+    run, _membership = selectors.run_for(page_actor(request), pk, UPLOAD)
     datasets = [v.dataset for v in run.dataset_versions.select_related("dataset")]
     try:
         new_run = services.match_run_start(
@@ -288,8 +283,9 @@ def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def catalog_run_start(request: HttpRequest, pk: int) -> HttpResponse:
     """Start a run of a stored catalog against the datasets ticked on the catalog page."""
-    catalog = get_object_or_404(selectors.catalogs_for_user(request.user), pk=pk)
-    _require(request, catalog.organization_id, UPLOAD)
+    actor = page_actor(request)
+    catalog = get_object_or_404(catalogs_for(actor), pk=pk)
+    require(actor, UPLOAD, organization_id=catalog.organization_id)
     form = RunStartForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("datasets", ["Choose the datasets."])))
@@ -306,8 +302,62 @@ def catalog_run_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """uploads' mapping page, with the datasets to match against; confirming starts the run."""
+    return mapping_page(
+        request,
+        pk,
+        form_class=MappingDatasetsForm,
+        confirm=_confirm_and_match,
+        template="matcher/upload_mapping.html",
+    )
+
+
+def _confirm_and_match(
+    request: HttpRequest, pending: PendingUpload, sheet: str, form: MappingForm
+) -> HttpResponse:
+    run = catalog_upload_confirm(
+        pending=pending,
+        sheet=sheet,
+        mapping=form.mapping(),
+        datasets=list(form.cleaned_data["datasets"]) or None,
+        confirmed_by=request.user,
+    )
+    catalog = run.catalog
+    if catalog.status == catalog.Status.READY:
+        messages.success(
+            request, f"{catalog.name}: {catalog.row_count:,} rows stored; matching started."
+        )
+    elif catalog.status == catalog.Status.FAILED:
+        messages.error(request, f"{catalog.name} was not stored: {catalog.error}")
+    else:  # stored by a worker (uploads.tasks.catalog_store_rows)
+        # Only what stays true: the run page's live progress says what is happening now
+        # (storing the rows, then matching), and this message does not update.
+        messages.success(request, f"{catalog.name}: columns confirmed.")
+    return redirect("run-detail", pk=run.pk)
+
+
+@login_required
+def catalog_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """uploads' catalog page, with the catalog's runs and a form to match it again."""
+    return catalog_page(
+        request, pk, template="matcher/catalog_detail.html", extra=_catalog_matching
+    )
+
+
+def _catalog_matching(catalog: Catalog, membership: Membership) -> dict[str, Any]:
+    can_upload = role_allows(membership.role, UPLOAD)
+    return {
+        "runs": [run_progress(r) for r in catalog.runs.order_by("-created_at")[:50]],
+        "start_form": RunStartForm() if can_upload else None,
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@login_required
 def run_diff(request: HttpRequest, pk: int) -> HttpResponse:
-    run, _role = _run_for(request, pk, READ)
+    run, _membership = selectors.run_for(page_actor(request), pk, READ)
     previous = selectors.previous_run(run)
     diff = None
     if previous is not None and run.status == MatchRun.Status.DONE:
@@ -321,7 +371,7 @@ def run_diff(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
-    run, _role = _run_for(request, pk, READ)
+    run, _membership = selectors.run_for(page_actor(request), pk, READ)
     return JsonResponse(
         {
             "id": run.pk,
@@ -342,7 +392,7 @@ def run_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     `?compact=1` is the dashboard's one-line form. Once the run has finished the response tells
     htmx to stop polling; the run page also reloads, to show the report or the failure.
     """
-    run, _role = _run_for(request, pk, READ)
+    run, _membership = selectors.run_for(page_actor(request), pk, READ)
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("run-detail", pk=run.pk)
     compact = request.GET.get("compact") == "1"
@@ -359,33 +409,34 @@ def run_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    run, _role = _run_for(request, pk, UPLOAD)
+    run, _membership = selectors.run_for(page_actor(request), pk, UPLOAD)
     services.match_run_cancel(run=run)
     return redirect("run-detail", pk=run.pk)
 
 
 @login_required
 def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    run, _role = _run_for(request, pk, READ)
+    run, _membership = selectors.run_for(page_actor(request), pk, READ)
     return exports.report_csv_response(run, bom=request.GET.get("bom") == "1")
 
 
 @login_required
 def run_report_xlsx(request: HttpRequest, pk: int) -> FileResponse:
-    run, _role = _run_for(request, pk, READ)
+    run, _membership = selectors.run_for(page_actor(request), pk, READ)
     return exports.report_xlsx_response(run)
 
 
 @login_required
 def run_evidence_pack(request: HttpRequest, pk: int) -> FileResponse:
-    run, _role = _run_for(request, pk, READ)
+    run, _membership = selectors.run_for(page_actor(request), pk, READ)
     return exports.evidence_pack_response(run)
 
 
 @login_required
 def match_evidence(request: HttpRequest, pk: int) -> HttpResponse:
-    match = get_object_or_404(selectors.matches_for_user(request.user), pk=pk)
-    role = _require(request, match.run.organization_id, READ)
+    actor = page_actor(request)
+    match = get_object_or_404(selectors.matches_for(actor), pk=pk)
+    role = require(actor, READ, organization_id=match.run.organization_id).role
     context = selectors.evidence_context(match)
     previous, following = review_selectors.match_neighbours(match)
     context.update(

@@ -1,9 +1,10 @@
-"""REST API for catalogs: upload a file (multipart), check and confirm its column mapping, list,
-read and delete stored catalogs.
+"""REST API for catalogs: upload a file (multipart), read its offered column mapping, list
+stored catalogs.
 
 The same two steps as the pages: the upload is stored and checked as a pending upload whose
 guessed mapping and preview come back at once; confirming it (as guessed, or with another sheet
-or mapping) stores the catalog and starts its match run.
+or mapping) stores the catalog. Confirming, and reading or deleting one catalog, answer with
+its runs: those endpoints are matcher's (matcher.apis), built on the pieces here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -24,33 +24,21 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts.permissions import DELETE, READ, UPLOAD
-from config.api import (
-    PayloadTooLarge,
-    StandardPagination,
-    error_responses,
-    organization_id_of,
-    require_role,
-)
-from matcher.apis import RunSerializer, datasets_from_slugs
-from matcher.models import MatchRun
-from matcher.reports import selectors as matcher_selectors
+from accounts.permissions import UPLOAD
+from accounts.scoping import api_actor, require
+from config.api import PayloadTooLarge, StandardPagination, error_responses
 from uploads import selectors
-from uploads.columns import FIELDS
+from uploads.columns import FIELDS, mapping_errors
 from uploads.models import Catalog, PendingUpload
-from uploads.parsing import column_letter
+from uploads.selectors import SheetChoice
 from uploads.services import (
     UploadError,
-    catalog_delete,
-    pending_upload_confirm,
+    declared_too_large,
     pending_upload_create,
     pending_upload_discard,
     too_large_message,
 )
 
-# Room for the multipart boundaries and the other form fields around the file itself.
-MULTIPART_OVERHEAD = 64 * 1024
-REQUIRED_FIELDS = ("artist", "title")
 MAPPING_HELP = (
     "Field -> column index (0 = column A) in the sheet's header row. Fields: "
     + ", ".join(FIELDS)
@@ -83,26 +71,6 @@ class CatalogSerializer(serializers.Serializer):
     mojibake_repaired = serializers.IntegerField()
     uploaded_by = serializers.CharField(source="uploaded_by.username", allow_null=True)
     created_at = serializers.DateTimeField()
-
-
-class RunRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=MatchRun.Status.choices)
-    percent = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-
-
-class CatalogDetailSerializer(CatalogSerializer):
-    runs = RunRefSerializer(many=True, help_text="The catalog's runs, newest first")
-
-
-def _catalogs(request: Request) -> QuerySet[Catalog]:
-    organization_id = organization_id_of(request)
-    if organization_id is None:
-        return Catalog.objects.none()
-    return matcher_selectors.catalogs_for_organization(organization_id).select_related(
-        "uploaded_by"
-    )
 
 
 class UploadSerializer(serializers.Serializer):
@@ -196,14 +164,6 @@ def _unknown_sheet(name: str, sheets: list[Any]) -> str:
     return f'The file has no sheet "{name[:100]}" with a header row; its sheets are: {names}.'
 
 
-def _declared_too_large(request: Request) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
-    return length > settings.CATALOG_MAX_BYTES + MULTIPART_OVERHEAD
-
-
 class CatalogListApi(APIView):
     """GET lists the organization's catalogs; POST uploads a catalog file (multipart)."""
 
@@ -216,7 +176,7 @@ class CatalogListApi(APIView):
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if request.method == "POST" and _declared_too_large(request):
+        if request.method == "POST" and declared_too_large(request.META):
             # Refused before anything reads the body (the session's CSRF check would parse it,
             # spooling the whole file to disk first).
             raise PayloadTooLarge(too_large_message())
@@ -228,7 +188,8 @@ class CatalogListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(_catalogs(request), request, view=self)
+        catalogs = selectors.catalogs_for(api_actor(request))
+        page = paginator.paginate_queryset(catalogs, request, view=self)
         return paginator.get_paginated_response(CatalogSerializer(page, many=True).data)
 
     @extend_schema(
@@ -242,7 +203,7 @@ class CatalogListApi(APIView):
         responses={201: PendingUploadSerializer, **error_responses(400, 403, 413, 429)},
     )
     def post(self, request: Request) -> Response:
-        membership = require_role(request, UPLOAD)
+        membership = require(api_actor(request), UPLOAD)
         serializer = UploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
@@ -263,40 +224,15 @@ class CatalogListApi(APIView):
         )
 
 
-class CatalogDetailApi(APIView):
-    @extend_schema(
-        operation_id="catalogs_retrieve",
-        responses={200: CatalogDetailSerializer, **error_responses(404)},
-    )
-    def get(self, request: Request, pk: int) -> Response:
-        catalog = get_object_or_404(_catalogs(request), pk=pk)
-        require_role(request, READ)
-        return Response(CatalogDetailSerializer(catalog).data)
-
-    @extend_schema(
-        operation_id="catalogs_destroy",
-        summary="Delete a catalog with its runs, matches and verdicts (owners)",
-        responses={204: None, **error_responses(403, 404)},
-    )
-    def delete(self, request: Request, pk: int) -> Response:
-        catalog = get_object_or_404(_catalogs(request), pk=pk)
-        require_role(request, DELETE)
-        catalog_delete(catalog=catalog)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
 # --- the pending upload and its mapping -------------------------------------------------------
 
 
-def _pending_for(request: Request, pk: uuid.UUID) -> PendingUpload:
-    organization_id = organization_id_of(request)
-    pending = get_object_or_404(
-        selectors.pending_uploads_for_organization(organization_id)
-        if organization_id is not None
-        else PendingUpload.objects.none(),
-        pk=pk,
-    )
-    require_role(request, UPLOAD)
+def pending_for(request: Request, pk: uuid.UUID) -> PendingUpload:
+    """The pending upload if it is in the request's organization (404 otherwise) and the role
+    may upload (403 otherwise)."""
+    actor = api_actor(request)
+    pending = get_object_or_404(selectors.pending_uploads_for(actor), pk=pk)
+    require(actor, UPLOAD, organization_id=pending.organization_id)
     return pending
 
 
@@ -307,7 +243,7 @@ class PendingUploadApi(APIView):
         responses={200: PendingUploadSerializer, **error_responses(403, 404)},
     )
     def get(self, request: Request, pk: uuid.UUID) -> Response:
-        pending = _pending_for(request, pk)
+        pending = pending_for(request, pk)
         return Response(PendingUploadSerializer(_pending_payload(pending)).data)
 
     @extend_schema(
@@ -316,7 +252,7 @@ class PendingUploadApi(APIView):
         responses={204: None, **error_responses(403, 404)},
     )
     def delete(self, request: Request, pk: uuid.UUID) -> Response:
-        pending = _pending_for(request, pk)
+        pending = pending_for(request, pk)
         pending_upload_discard(pending=pending)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -336,47 +272,6 @@ class MappingInputSerializer(serializers.Serializer):
         required=False,
         help_text=MAPPING_HELP + " Leave out to confirm the offered mapping.",
     )
-    datasets = serializers.ListField(
-        child=serializers.SlugField(max_length=64),
-        required=False,
-        allow_empty=False,
-        max_length=50,
-        help_text="Dataset slugs to match against; leave out for every imported dataset",
-    )
-
-
-class ConfirmedSerializer(serializers.Serializer):
-    catalog = CatalogSerializer()
-    run = RunSerializer()
-
-
-def _check_mapping(mapping: dict[str, int], headers: tuple[str, ...]) -> dict[str, list[str]]:
-    """Per field (as "mapping.<field>"), what is wrong with the chosen column."""
-    errors: dict[str, list[str]] = {}
-    taken: dict[int, str] = {}
-    for name, index in mapping.items():
-        where = f"mapping.{name}"
-        if name not in FIELDS:
-            errors[where] = [f'"{name[:50]}" is not a field; the fields are {", ".join(FIELDS)}.']
-        elif index >= len(headers):
-            last = column_letter(len(headers) - 1) if headers else "-"
-            errors[where] = [
-                f"Column {index} ({column_letter(index)}) is beyond the last column of the "
-                f"sheet ({last}); columns count from 0 (A)."
-            ]
-        elif index in taken:
-            errors[where] = [
-                f'Column {column_letter(index)} ("{headers[index]}") is already chosen for the '
-                f"{taken[index]}; each column can hold one field."
-            ]
-        else:
-            taken[index] = name
-    for name in REQUIRED_FIELDS:
-        if name not in mapping:
-            errors[f"mapping.{name}"] = [
-                f"Choose the column that holds the {name}; every row needs one."
-            ]
-    return errors
 
 
 class UploadMappingApi(APIView):
@@ -387,22 +282,21 @@ class UploadMappingApi(APIView):
         responses={200: PendingUploadSerializer, **error_responses(400, 403, 404)},
     )
     def get(self, request: Request, pk: uuid.UUID) -> Response:
-        pending = _pending_for(request, pk)
+        pending = pending_for(request, pk)
         query = MappingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         payload = _pending_payload(pending, query.validated_data.get("sheet"))
         return Response(PendingUploadSerializer(payload).data)
 
-    @extend_schema(
-        operation_id="uploads_mapping_confirm",
-        summary="Confirm the mapping (as offered, or another sheet or mapping): store the "
-        "catalog and start matching",
-        request=MappingInputSerializer,
-        responses={201: ConfirmedSerializer, **error_responses(400, 403, 404)},
-    )
-    def post(self, request: Request, pk: uuid.UUID) -> Response:
-        pending = _pending_for(request, pk)
-        serializer = MappingInputSerializer(data=request.data)
+    def confirmation(
+        self,
+        request: Request,
+        pending: PendingUpload,
+        serializer_class: type[MappingInputSerializer] = MappingInputSerializer,
+    ) -> tuple[SheetChoice, dict[str, int], dict[str, Any]]:
+        """The sheet and mapping a confirmation asks for (the offered mapping when it names
+        none), checked, and the validated input (400 with what is wrong otherwise)."""
+        serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         sheets = selectors.pending_sheets(pending)
@@ -415,22 +309,9 @@ class UploadMappingApi(APIView):
         if mapping is None:
             saved = selectors.saved_mapping_for(pending.organization_id)
             mapping, _remembered = selectors.offered_mapping(saved=saved, sheet=sheet)
-        errors = _check_mapping(mapping, sheet.headers)
+        errors = mapping_errors(mapping, sheet.headers)
         if errors:
-            raise serializers.ValidationError(errors)
-        try:
-            run = pending_upload_confirm(
-                pending=pending,
-                sheet=sheet.name,
-                mapping=mapping,
-                datasets=datasets_from_slugs(data.get("datasets")),
-                confirmed_by=request.user,
+            raise serializers.ValidationError(
+                {f"mapping.{name}": messages for name, messages in errors.items()}
             )
-        except UploadError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        run = matcher_selectors.runs_for_organization(pending.organization_id).get(pk=run.pk)
-        return Response(
-            ConfirmedSerializer({"catalog": run.catalog, "run": run}).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api-run-detail", args=[run.pk])},
-        )
+        return sheet, mapping, data

@@ -1,4 +1,5 @@
-"""Guess which catalog column holds which field from header texts, by synonyms in several languages.
+"""Catalog columns: guess which column holds which field from header texts, by synonyms in
+several languages, and check a mapping the user chose (the pages' form and the API alike).
 
 Pure Python (no Django): used by the parser and shown to the user, who confirms or changes it.
 """
@@ -21,6 +22,7 @@ FIELDS = (
     "spotify",
     "youtube",
 )
+REQUIRED_FIELDS = ("artist", "title")
 
 # Most specific first: when two headers match the same field, the one earlier in its list wins
 # ("Track Artist" beats "Artist", which beats "Album Artist"). Matching is exact on the header key
@@ -266,3 +268,45 @@ def mapping_from_headers(
             return None
         mapping[field] = found
     return {field: mapping[field] for field in FIELDS if field in mapping}
+
+
+def column_letter(index: int) -> str:
+    """0 -> "A", 25 -> "Z", 26 -> "AA"."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def required_message(name: str) -> str:
+    return f"Choose the column that holds the {name}; every row needs one."
+
+
+def mapping_errors(mapping: Mapping[str, int], headers: Sequence[str]) -> dict[str, list[str]]:
+    """Per field, what is wrong with the column chosen for it (a field that is not one, a column
+    beyond the sheet's last, a column chosen twice: the later field is told), and each required
+    field left out; empty when the mapping can be used."""
+    errors: dict[str, list[str]] = {}
+    taken: dict[int, str] = {}
+    for name, index in mapping.items():
+        if name not in FIELDS:
+            errors[name] = [f'"{name[:50]}" is not a field; the fields are {", ".join(FIELDS)}.']
+        elif index >= len(headers):
+            last = column_letter(len(headers) - 1) if headers else "-"
+            errors[name] = [
+                f"Column {index} ({column_letter(index)}) is beyond the last column of the "
+                f"sheet ({last}); columns count from 0 (A)."
+            ]
+        elif index in taken:
+            errors[name] = [
+                f'Column {column_letter(index)} ("{headers[index]}") is already chosen for the '
+                f"{taken[index]}; each column can hold one field."
+            ]
+        else:
+            taken[index] = name
+    for name in REQUIRED_FIELDS:
+        if name not in mapping:
+            errors[name] = [required_message(name)]
+    return errors

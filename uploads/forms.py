@@ -1,5 +1,4 @@
-"""Forms of the upload flow (the file, then the sheet and column mapping to confirm) and of the
-catalog page (the datasets to match a stored catalog against)."""
+"""Forms of the upload flow: the file, then the sheet and column mapping to confirm."""
 
 from __future__ import annotations
 
@@ -8,9 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from matcher.models import Dataset, DatasetVersion
-from uploads.columns import FIELDS
-from uploads.parsing import column_letter
+from uploads.columns import FIELDS, REQUIRED_FIELDS, column_letter, mapping_errors
 from uploads.selectors import SheetChoice
 from uploads.services import size_text
 
@@ -26,7 +23,6 @@ FIELD_LABELS = {
     "spotify": "Spotify id or link",
     "youtube": "YouTube id or link",
 }
-REQUIRED_FIELDS = ("artist", "title")
 
 
 class CatalogUploadForm(forms.Form):
@@ -46,7 +42,8 @@ class CatalogUploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    """Which sheet, which column holds each field, and which datasets to match against.
+    """Which sheet, and which column holds each field (uploads.columns.mapping_errors says what
+    is wrong with a choice).
 
     The column choices are the headers of `shown` (the sheet the page displayed); when the user
     picks another sheet, the view shows that sheet instead of confirming.
@@ -54,12 +51,6 @@ class MappingForm(forms.Form):
 
     sheet = forms.ChoiceField(label="Sheet")
     shown_sheet = forms.CharField(widget=forms.HiddenInput)
-    datasets = forms.ModelMultipleChoiceField(
-        queryset=Dataset.objects.filter(current_version__isnull=False).order_by("slug"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Leave all unticked to match against every imported dataset.",
-    )
 
     def __init__(
         self, *args: Any, sheets: list[SheetChoice], shown: SheetChoice, **kwargs: Any
@@ -74,16 +65,16 @@ class MappingForm(forms.Form):
             for index, header in enumerate(shown.headers)
         ]
         for name in FIELDS:
-            required = name in REQUIRED_FIELDS
+            # Checked in clean(), with the other mapping rules; the attribute still has the
+            # browser ask for the column first.
+            attrs = {"required": True} if name in REQUIRED_FIELDS else {}
             self.fields[f"map_{name}"] = forms.TypedChoiceField(
                 label=FIELD_LABELS[name],
                 choices=columns,
                 coerce=int,
                 empty_value=None,
-                required=required,
-                error_messages={
-                    "required": f"Choose the column that holds the {name}; every row needs one."
-                },
+                required=False,
+                widget=forms.Select(attrs=attrs),
             )
 
     def mapping_fields(self) -> list[forms.BoundField]:
@@ -91,20 +82,14 @@ class MappingForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        taken: dict[int, str] = {}
-        for name in FIELDS:
-            index = data.get(f"map_{name}")
-            if index is None:
+        chosen = {
+            name: data[f"map_{name}"] for name in FIELDS if data.get(f"map_{name}") is not None
+        }
+        for name, messages in mapping_errors(chosen, self.shown.headers).items():
+            if f"map_{name}" in self.errors:  # not a column of the sheet: said already
                 continue
-            if index in taken:
-                header = self.shown.headers[index]
-                self.add_error(
-                    f"map_{name}",
-                    f'Column {column_letter(index)} ("{header}") is already chosen for the '
-                    f"{taken[index]}; each column can hold one field.",
-                )
-            else:
-                taken[index] = name
+            for message in messages:
+                self.add_error(f"map_{name}", message)
         return data
 
     def mapping(self) -> dict[str, int]:
@@ -120,37 +105,3 @@ class MappingForm(forms.Form):
             if value is not None and 0 <= value < len(self.shown.headers):
                 mapping.setdefault(name, value)
         return mapping
-
-
-def ready_datasets() -> Any:
-    return (
-        Dataset.objects.filter(current_version__status=DatasetVersion.Status.READY)
-        .select_related("current_version")
-        .order_by("slug")
-    )
-
-
-class DatasetChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
-        tracks = obj.current_version.row_count if obj.current_version else 0
-        return f"{obj.name} ({tracks:,} tracks)"
-
-
-class RunStartForm(forms.Form):
-    """The datasets to match a stored catalog against (all are ticked at first)."""
-
-    datasets = DatasetChoiceField(
-        queryset=Dataset.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        label="Datasets",
-        error_messages={
-            "required": "Tick at least one dataset to match the catalog against, then start again."
-        },
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["datasets"]
-        field.queryset = ready_datasets()  # type: ignore[attr-defined]
-        if not self.is_bound:
-            self.initial["datasets"] = [d.pk for d in field.queryset]  # type: ignore[attr-defined]

@@ -61,7 +61,7 @@ import openpyxl.xml
 import python_calamine
 from stdnum import isrc as stdnum_isrc
 
-from uploads.columns import FIELDS, duration_unit, guess_mapping
+from uploads.columns import FIELDS, column_letter, duration_unit, guess_mapping
 
 __all__ = [
     "FIELDS",
@@ -199,16 +199,6 @@ class ParsedRow:
 
 
 # --- small helpers -----------------------------------------------------------------------------
-
-
-def column_letter(index: int) -> str:
-    """0 -> "A", 25 -> "Z", 26 -> "AA"."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _megabytes(size: int) -> str:

@@ -1,4 +1,4 @@
-"""Reads for the upload flow: pending uploads scoped to the user's organizations, the mapping to
+"""Reads for the upload flow: catalogs and pending uploads scoped to an actor, the mapping to
 offer for a sheet, and the preview of a sheet's first rows under a mapping."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
+from accounts.scoping import Actor, scoped
 from uploads.columns import mapping_from_headers
-from uploads.models import PendingUpload, SavedMapping
+from uploads.models import Catalog, PendingUpload, SavedMapping
 from uploads.parsing import CatalogFileError, Limits, column_letter, open_catalog
 
 PREVIEW_ROWS = 10
@@ -27,15 +27,14 @@ def stored_file_path(stored_file: str) -> Path:
     return Path(settings.MEDIA_ROOT) / "catalogs" / stored_file
 
 
-def pending_uploads_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[PendingUpload]:
-    """Pending uploads of the organizations the user belongs to (any other one is a 404)."""
-    if not user.is_authenticated:
-        return PendingUpload.objects.none()
-    return (
-        PendingUpload.objects.filter(organization__memberships__user=user)
-        .select_related("organization")
-        .distinct()
-    )
+def catalogs_for(actor: Actor) -> QuerySet[Catalog]:
+    """The catalogs the actor reaches (any other one is a 404)."""
+    return scoped(Catalog.objects.select_related("uploaded_by"), actor)
+
+
+def pending_uploads_for(actor: Actor) -> QuerySet[PendingUpload]:
+    """The pending uploads the actor reaches (any other one is a 404)."""
+    return scoped(PendingUpload.objects.select_related("organization"), actor)
 
 
 def saved_mapping_for(organization_id: int) -> SavedMapping | None:
@@ -135,10 +134,3 @@ def upload_preview(
     except CatalogFileError as exc:
         return Preview(headers, rows, str(exc))
     return Preview(headers, rows)
-
-
-def pending_uploads_for_organization(organization_id: int) -> QuerySet[PendingUpload]:
-    """Pending uploads of one organization (the API acts in one organization at a time)."""
-    return PendingUpload.objects.filter(organization_id=organization_id).select_related(
-        "organization"
-    )

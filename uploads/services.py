@@ -1,7 +1,8 @@
 """Storing uploaded catalogs. The web flow is two steps: pending_upload_create stores the file and
-checks it; pending_upload_confirm checks the chosen sheet and mapping, creates the catalog
-("storing") with its match run waiting, and a task (catalog_rows_store) stores the rows and
-releases the run. catalog_create does it all at once with the automatic mapping (the CLI).
+checks it; pending_upload_confirm checks the chosen sheet and mapping and creates the catalog
+("storing"), and a task (catalog_rows_store) stores the rows. catalog_create does it all at once
+with the automatic mapping (the CLI). What follows a confirmation, its rows settling and a
+deletion (matching) is up to the receivers of uploads.signals.
 
 A file that cannot be read leaves nothing behind (no catalog, no rows, no file) and raises
 UploadError with a message for the person who uploaded it. Rows are stored all or nothing: a
@@ -14,7 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,8 +30,6 @@ from accounts.models import Organization
 from config.celery import enqueue
 from matcher.engine.identifiers import spotify_track_id, youtube_video_id
 from matcher.engine.normalize import fold
-from matcher.models import Dataset, MatchRun
-from matcher.runs.services import MatchRunError, match_run_release, match_run_start
 from uploads.columns import mapping_headers
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
 from uploads.parsing import (
@@ -50,6 +49,12 @@ from uploads.selectors import (
     stored_file_path,
     upload_limits,
 )
+from uploads.signals import (
+    CatalogRefused,
+    catalog_confirmed,
+    catalog_deleting,
+    catalog_rows_settled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ STORE_TASK = "uploads.tasks.catalog_store_rows"  # queued by name: see config.ce
 
 INSERT_BATCH = 2000
 COPY_CHUNK = 1 << 20
+# Room for the multipart boundaries and the other form fields around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class UploadError(Exception):
@@ -69,6 +76,7 @@ __all__ = [
     "catalog_rows_store",
     "catalog_store_fail",
     "catalogs_storing_check",
+    "declared_too_large",
     "pending_upload_confirm",
     "pending_upload_create",
     "pending_upload_discard",
@@ -90,6 +98,17 @@ def size_text(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.3g} MB"
     return f"{max(size / 1024, 1):.3g} KB"
+
+
+def declared_too_large(meta: Mapping[str, Any]) -> bool:
+    """Whether a request's declared length (its META's CONTENT_LENGTH) is over the upload cap,
+    with room for the multipart boundaries and the other fields: checked before anything reads
+    the body, which Django's upload handlers would otherwise spool to disk first."""
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.CATALOG_MAX_BYTES + MULTIPART_OVERHEAD
 
 
 def too_large_message(filename: str | None = None) -> str:
@@ -232,8 +251,9 @@ def _store_rows(catalog: Catalog, parsed: ParsedCatalog) -> None:
 
 
 def catalog_rows_store(*, catalog_id: int) -> str:
-    """Store the rows of a catalog created by pending_upload_confirm and release its waiting
-    match run; returns the catalog's status afterwards ("skipped" when there was nothing to do).
+    """Store the rows of a catalog created by pending_upload_confirm and send
+    catalog_rows_settled (matcher releases the run waiting for them); returns the catalog's
+    status afterwards ("skipped" when there was nothing to do).
 
     Safe to run twice or at once: the catalog row is locked while its rows are stored (a second
     task finding it locked, or no longer "storing", does nothing), and all rows are inserted in
@@ -268,7 +288,7 @@ def catalog_rows_store(*, catalog_id: int) -> str:
                     _store_rows(catalog, parsed)
         except CatalogFileError as exc:
             _fail(catalog, str(exc))
-        match_run_release(catalog=catalog)
+        catalog_rows_settled.send(sender=Catalog, catalog=catalog)
     logger.info(
         "catalog rows stored" if catalog.is_ready else "catalog rows not stored",
         extra={"catalog": catalog.pk, "rows": catalog.row_count, "status": catalog.status},
@@ -277,8 +297,9 @@ def catalog_rows_store(*, catalog_id: int) -> str:
 
 
 def catalog_store_fail(*, catalog_id: int, reason: str) -> bool:
-    """Mark a catalog whose rows are still being stored as failed (no rows kept), and its waiting
-    match runs with it; False when it is not storing (stored, or failed already)."""
+    """Mark a catalog whose rows are still being stored as failed (no rows kept) and send
+    catalog_rows_settled (matcher fails the runs waiting for it); False when it is not storing
+    (stored, or failed already)."""
     with transaction.atomic():
         catalog = (
             Catalog.objects.select_for_update()
@@ -289,7 +310,7 @@ def catalog_store_fail(*, catalog_id: int, reason: str) -> bool:
             return False
         CatalogRow.objects.filter(catalog=catalog).delete()
         _fail(catalog, reason)
-        match_run_release(catalog=catalog)
+        catalog_rows_settled.send(sender=Catalog, catalog=catalog)
     return True
 
 
@@ -452,17 +473,18 @@ def pending_upload_confirm(
     pending: PendingUpload,
     sheet: str,
     mapping: dict[str, int],
-    datasets: Sequence[Dataset] | None = None,
     confirmed_by: Any = None,
-) -> MatchRun:
+    options: Mapping[str, Any] | None = None,
+) -> Catalog:
     """Check the confirmed sheet and mapping, create the catalog (its rows are stored by the task
-    uploads.tasks.catalog_store_rows, queued on commit) with its match run waiting for them,
-    and remember the mapping for the organization. An error here (bad mapping, no dataset)
+    uploads.tasks.catalog_store_rows, queued on commit), send catalog_confirmed (matcher creates
+    the match run that waits for the rows; `options` go to the receivers as they are) and
+    remember the mapping for the organization. An error here (bad mapping, a receiver's refusal)
     changes nothing and keeps the pending upload; an error found while the rows are stored marks
-    the catalog and its run failed, with the reason.
+    the catalog failed, with the reason.
 
     With tasks run in-process (eager: tests, the embedded default) the rows are stored when the
-    transaction commits, so the returned run and catalog are already ready when this returns.
+    transaction commits, so the returned catalog is already ready when this returns.
     """
     path = stored_file_path(pending.stored_file)
     if not path.is_file():
@@ -490,10 +512,13 @@ def pending_upload_confirm(
             **details,
         )
         try:
-            run = match_run_start(
-                catalog=catalog, datasets=datasets, created_by=confirmed_by, after_storing=True
+            catalog_confirmed.send(
+                sender=Catalog,
+                catalog=catalog,
+                confirmed_by=confirmed_by,
+                options=dict(options or {}),
             )
-        except MatchRunError as exc:
+        except CatalogRefused as exc:
             raise UploadError(str(exc)) from exc
         SavedMapping.objects.update_or_create(
             organization=pending.organization,
@@ -510,13 +535,11 @@ def pending_upload_confirm(
         transaction.on_commit(partial(enqueue, STORE_TASK, catalog.pk), robust=True)
     logger.info(
         "catalog upload confirmed",
-        extra={"catalog": catalog.pk, "run": run.pk, "org": pending.organization.slug},
+        extra={"catalog": catalog.pk, "org": pending.organization.slug},
     )
     # Show what is committed now (in eager mode the rows are already stored).
     catalog.refresh_from_db()
-    run.refresh_from_db()
-    run.catalog = catalog
-    return run
+    return catalog
 
 
 def pending_upload_discard(*, pending: PendingUpload) -> None:
@@ -602,19 +625,12 @@ def _flag_duplicates(catalog: Catalog) -> int:
 
 
 def catalog_delete(*, catalog: Catalog) -> None:
-    """Delete a catalog with its rows, runs, matches and verdicts, then its stored file.
-
-    Runs still going are cancelled first, so their workers stop at their next chunk. The verdict
-    audit trail stays (its events keep their values; their link to the match becomes empty).
-    """
-    from matcher.runs.services import match_run_cancel
-
+    """Delete a catalog with its rows, then its stored file; catalog_deleting goes first (matcher
+    cancels the runs still going, so their workers stop at their next chunk, and the runs,
+    matches and verdicts go with the catalog; the verdict audit trail stays)."""
     path = stored_file_path(catalog.stored_file)
     with transaction.atomic():
-        for run in catalog.runs.filter(
-            status__in=[MatchRun.Status.QUEUED, MatchRun.Status.RUNNING]
-        ):
-            match_run_cancel(run=run)
+        catalog_deleting.send(sender=Catalog, catalog=catalog)
         catalog_id, name = catalog.pk, catalog.name
         catalog.delete()
         transaction.on_commit(partial(path.unlink, missing_ok=True))

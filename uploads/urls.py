@@ -1,4 +1,5 @@
-"""Catalog pages: the upload flow and each stored catalog."""
+"""The upload page. The mapping page and each stored catalog's page are routed by matcher
+(matcher/urls.py): they show what matching adds (datasets, runs)."""
 
 from django.urls import path
 
@@ -6,6 +7,4 @@ from uploads import views
 
 urlpatterns = [
     path("catalogs/upload/", views.catalog_upload, name="catalog-upload"),
-    path("catalogs/upload/<uuid:pk>/", views.catalog_upload_mapping, name="catalog-upload-mapping"),
-    path("catalogs/<int:pk>/", views.catalog_detail, name="catalog-detail"),
 ]

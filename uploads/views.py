@@ -1,15 +1,18 @@
 """The upload flow: send a file, check its sheet and column mapping against a preview, confirm;
-the rows are then stored and the match run starts. And the page of a stored catalog: its rows,
-its invalid rows, its runs, and a form to match it again."""
+the rows are then stored. And the page of a stored catalog: its rows and invalid rows.
+
+The mapping page and the catalog page are routed by matcher (matcher.views), which adds what is
+about matching: the datasets to choose, what confirming starts, the catalog's runs.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,51 +20,33 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
-from accounts.permissions import READ, UPLOAD, role_allows
-from accounts.selectors import role_in
-from matcher.reports.selectors import catalogs_for_user
-from matcher.runs.progress import HTMX_STOP_POLLING, POLL_SECONDS, run_progress
+from accounts.permissions import READ, UPLOAD
+from accounts.scoping import page_actor, require
 from uploads import selectors
-from uploads.columns import FIELDS
-from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm, RunStartForm
-from uploads.models import Catalog, CatalogRow
-from uploads.parsing import column_letter
+from uploads.columns import FIELDS, column_letter
+from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm
+from uploads.models import Catalog, CatalogRow, PendingUpload
 from uploads.services import (
     UploadError,
-    pending_upload_confirm,
+    declared_too_large,
     pending_upload_create,
     pending_upload_discard,
     too_large_message,
 )
 
 INVALID_ROWS_PER_PAGE = 50
-
-# Room for the multipart boundaries and the other form fields around the file itself.
-MULTIPART_OVERHEAD = 64 * 1024
-
-
-def _uploader(request: HttpRequest) -> Membership:
-    membership: Membership | None = getattr(request, "membership", None)
-    if membership is None or not role_allows(membership.role, UPLOAD):
-        raise PermissionDenied("Your role in this organization cannot upload catalogs.")
-    return membership
-
-
-def _declared_too_large(request: HttpRequest) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
-    return length > settings.CATALOG_MAX_BYTES + MULTIPART_OVERHEAD
+# htmx stops polling on this status (see matcher.runs.progress, which polls the same way).
+HTMX_STOP_POLLING = 286
+POLL_SECONDS = 2
 
 
 @login_required
 @csrf_exempt  # checked by _upload_post, after the size check that must not read the body
 @require_http_methods(["GET", "POST"])
 def catalog_upload(request: HttpRequest) -> HttpResponse:
-    membership = _uploader(request)
+    membership = require(page_actor(request), UPLOAD)
     if request.method == "POST":
-        if _declared_too_large(request):
+        if declared_too_large(request.META):
             # Refused before anything reads the body: Django's upload handlers would otherwise
             # spool the whole request to disk first.
             context = {"form": CatalogUploadForm(), "upload_error": too_large_message()}
@@ -89,12 +74,24 @@ def _upload_post(request: HttpRequest, membership: Membership) -> HttpResponse:
     return render(request, "uploads/upload.html", {"form": form}, status=400)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    pending = get_object_or_404(selectors.pending_uploads_for_user(request.user), pk=pk)
-    if not role_allows(role_in(user=request.user, organization_id=pending.organization_id), UPLOAD):
-        raise PermissionDenied("Your role in this organization cannot upload catalogs.")
+# Confirming the mapping page: (request, pending upload, sheet name, bound valid form) -> the
+# response (matcher's starts the match run); UploadError shows its message on the page.
+Confirm = Callable[[HttpRequest, PendingUpload, str, MappingForm], HttpResponse]
+
+
+def mapping_page(
+    request: HttpRequest,
+    pk: uuid.UUID,
+    *,
+    form_class: type[MappingForm],
+    confirm: Confirm,
+    template: str = "uploads/mapping.html",
+) -> HttpResponse:
+    """The page that checks a pending upload's sheet and columns against a preview: preview,
+    switch sheet, discard, or confirm (through `confirm`)."""
+    actor = page_actor(request)
+    pending = get_object_or_404(selectors.pending_uploads_for(actor), pk=pk)
+    require(actor, UPLOAD, organization_id=pending.organization_id)
     sheets = selectors.pending_sheets(pending)
     by_name = {sheet.name: sheet for sheet in sheets}
     default = by_name.get(pending.default_sheet) or sheets[0]
@@ -115,33 +112,13 @@ def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         wanted = shown = by_name.get(request.GET.get("sheet", ""), default)
 
     if request.method == "POST" and wanted == shown:
-        form = MappingForm(request.POST, sheets=sheets, shown=shown)
+        form = form_class(request.POST, sheets=sheets, shown=shown)
         valid = form.is_valid()
         if action == "confirm" and valid:
             try:
-                run = pending_upload_confirm(
-                    pending=pending,
-                    sheet=shown.name,
-                    mapping=form.mapping(),
-                    datasets=list(form.cleaned_data["datasets"]) or None,
-                    confirmed_by=request.user,
-                )
+                return confirm(request, pending, shown.name, form)
             except UploadError as exc:
                 form.add_error(None, str(exc))
-            else:
-                catalog = run.catalog
-                if catalog.status == catalog.Status.READY:
-                    messages.success(
-                        request,
-                        f"{catalog.name}: {catalog.row_count:,} rows stored; matching started.",
-                    )
-                elif catalog.status == catalog.Status.FAILED:
-                    messages.error(request, f"{catalog.name} was not stored: {catalog.error}")
-                else:  # stored by a worker (uploads.tasks.catalog_store_rows)
-                    # Only what stays true: the run page's live progress says what is happening
-                    # now (storing the rows, then matching), and this message does not update.
-                    messages.success(request, f"{catalog.name}: columns confirmed.")
-                return redirect("run-detail", pk=run.pk)
         if action == "confirm" or form.errors:
             status = 400
         mapping = form.mapping()
@@ -152,9 +129,12 @@ def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         initial: dict[str, object] = {f"map_{name}": index for name, index in mapping.items()}
         initial.update(sheet=wanted.name, shown_sheet=wanted.name)
         if request.method == "POST":
-            initial["datasets"] = request.POST.getlist("datasets")
+            # Whatever else the page's form holds (matcher's: the datasets) is kept.
+            for name in form_class.base_fields:
+                if name not in initial and name in request.POST:
+                    initial[name] = request.POST.getlist(name)
             notice = f'Now showing sheet "{wanted.name}". Check its columns, then confirm.'
-        form = MappingForm(initial=initial, sheets=sheets, shown=wanted)
+        form = form_class(initial=initial, sheets=sheets, shown=wanted)
         shown = wanted
 
     preview = selectors.upload_preview(pending=pending, sheet=shown, mapping=mapping)
@@ -176,16 +156,22 @@ def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "saved": saved,
         "notice": notice,
     }
-    return render(request, "uploads/mapping.html", context, status=status)
+    return render(request, template, context, status=status)
 
 
-@login_required
-def catalog_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    catalog = get_object_or_404(catalogs_for_user(request.user), pk=pk)
-    role = role_in(user=request.user, organization_id=catalog.organization_id)
-    if not role_allows(role, READ):
-        raise PermissionDenied("Your role in this organization does not allow this.")
-    can_upload = role_allows(role, UPLOAD)
+def catalog_page(
+    request: HttpRequest,
+    pk: int,
+    *,
+    template: str = "uploads/catalog_detail.html",
+    extra: Callable[[Catalog, Membership], dict[str, Any]] | None = None,
+) -> HttpResponse:
+    """A stored catalog: its figures, mapping and invalid rows (with `extra`'s context: matcher's
+    adds the runs); `?part=status` is its status line, polled by htmx while rows are stored."""
+    actor = page_actor(request)
+    catalog = get_object_or_404(selectors.catalogs_for(actor), pk=pk)
+    membership = require(actor, READ, organization_id=catalog.organization_id)
+    can_upload = actor.can(UPLOAD, catalog.organization_id)
     if request.htmx and request.GET.get("part") == "status":  # type: ignore[attr-defined]
         return _catalog_status_fragment(request, catalog, can_upload=can_upload)
     invalid_rows = Paginator(
@@ -204,20 +190,17 @@ def catalog_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for name in FIELDS
         if isinstance(catalog.mapping.get(name), int)
     ]
-    return render(
-        request,
-        "uploads/catalog_detail.html",
-        {
-            "catalog": catalog,
-            "valid_count": catalog.row_count - catalog.invalid_count,
-            "mapping": mapping,
-            "invalid_rows": invalid_rows,
-            "runs": [run_progress(r) for r in catalog.runs.order_by("-created_at")[:50]],
-            "can_upload": can_upload,
-            "start_form": RunStartForm() if can_upload else None,
-            "poll_seconds": POLL_SECONDS,
-        },
-    )
+    context = {
+        "catalog": catalog,
+        "valid_count": catalog.row_count - catalog.invalid_count,
+        "mapping": mapping,
+        "invalid_rows": invalid_rows,
+        "can_upload": can_upload,
+        "poll_seconds": POLL_SECONDS,
+    }
+    if extra is not None:
+        context.update(extra(catalog, membership))
+    return render(request, template, context)
 
 
 def _catalog_status_fragment(

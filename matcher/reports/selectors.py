@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
+from accounts.models import Membership
+from accounts.scoping import Actor, require, scoped
 from matcher.engine.readings import describe as describe_reading
 from matcher.models import (
     Dataset,
@@ -23,39 +25,27 @@ from matcher.models import (
 )
 from matcher.reports.services import FIGURES_FORMAT, run_figures_compute
 from matcher.review.selectors import match_verdict, verdict_history
-from uploads.models import Catalog, CatalogRow
+from uploads.models import CatalogRow
 
 
-def _member_filter(user: AbstractBaseUser | AnonymousUser, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}organization__memberships__user": user})
+def runs_for(actor: Actor) -> QuerySet[MatchRun]:
+    return scoped(MatchRun.objects.select_related("catalog"), actor)
 
 
-def catalogs_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Catalog]:
-    if not user.is_authenticated:
-        return Catalog.objects.none()
-    return Catalog.objects.filter(_member_filter(user)).distinct()
-
-
-def runs_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[MatchRun]:
-    if not user.is_authenticated:
-        return MatchRun.objects.none()
-    return MatchRun.objects.filter(_member_filter(user)).select_related("catalog").distinct()
-
-
-def matches_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Match]:
-    if not user.is_authenticated:
-        return Match.objects.none()
-    return Match.objects.filter(_member_filter(user, "run__")).select_related(
+def matches_for(actor: Actor) -> QuerySet[Match]:
+    return scoped(Match.objects.all(), actor).select_related(
         "run", "catalog_row", "track", "track__version", "dataset"
     )
 
 
-def runs_for_organization(organization_id: int) -> QuerySet[MatchRun]:
-    return MatchRun.objects.filter(organization_id=organization_id).select_related("catalog")
-
-
-def catalogs_for_organization(organization_id: int) -> QuerySet[Catalog]:
-    return Catalog.objects.filter(organization_id=organization_id)
+def run_for(actor: Actor, pk: int, action: str) -> tuple[MatchRun, Membership]:
+    """The run if the actor reaches its organization (404 otherwise) and its role there allows
+    `action` (403 otherwise), with that membership."""
+    run = get_object_or_404(
+        runs_for(actor).select_related("created_by").prefetch_related("dataset_versions__dataset"),
+        pk=pk,
+    )
+    return run, require(actor, action, organization_id=run.organization_id)
 
 
 def datasets_with_versions() -> QuerySet[Dataset]:
@@ -620,10 +610,3 @@ def run_diff(run: MatchRun, previous: MatchRun) -> RunDiff:
         return dict(r.dataset_versions.values_list("dataset__slug", "number"))
 
     return RunDiff(run, previous, new, gone, unchanged, versions(previous), versions(run))
-
-
-def matches_for_organization(organization_id: int) -> QuerySet[Match]:
-    """The matches of an organization's runs (the API acts in one organization at a time)."""
-    return Match.objects.filter(run__organization_id=organization_id).select_related(
-        "run", "catalog_row", "track", "track__version", "dataset"
-    )

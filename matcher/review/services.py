@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.permissions import REVIEW, role_allows
-from accounts.selectors import role_in
+from accounts.permissions import REVIEW
+from accounts.scoping import require, user_actor
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
 
 logger = logging.getLogger(__name__)
@@ -36,8 +35,7 @@ class ReviewError(ValueError):
 
 
 def _check(*, user: Any, organization_id: int, value: str) -> None:
-    if not role_allows(role_in(user=user, organization_id=organization_id), REVIEW):
-        raise PermissionDenied("Only owners and reviewers of this label can record verdicts.")
+    require(user_actor(user), REVIEW, organization_id=organization_id)
     if value not in Verdict.Value.values:
         raise ReviewError(
             f"'{value}' is not a verdict: choose confirmed, rejected or unsure, then save again."

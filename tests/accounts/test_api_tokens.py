@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from accounts.authentication import key_hash
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiToken, Membership
-from accounts.selectors import api_membership
+from accounts.scoping import api_membership
 from accounts.services import api_token_create, api_token_revoke
 from tests.factories import PASSWORD
 

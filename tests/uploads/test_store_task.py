@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from matcher.catalogs import catalog_upload_confirm
 from matcher.models import MatchChunk, MatchRun, RowResult
 from matcher.runs.services import MatchRunError, match_run_start
 from tests.factories import PASSWORD
@@ -29,7 +30,6 @@ from uploads.services import (
     catalog_create,
     catalog_rows_store,
     catalogs_storing_check,
-    pending_upload_confirm,
     pending_upload_create,
 )
 
@@ -43,7 +43,7 @@ def _pending(label: Any, text: str = CSV, name: str = "c.csv") -> PendingUpload:
 
 
 def _confirm(pending: PendingUpload) -> MatchRun:
-    return pending_upload_confirm(
+    return catalog_upload_confirm(
         pending=pending, sheet=pending.default_sheet, mapping={"artist": 0, "title": 1, "isrc": 2}
     )
 

@@ -13,6 +13,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.scoping import user_actor
+from matcher.catalogs import catalog_upload_confirm
 from matcher.models import MatchRun
 from uploads.columns import mapping_from_headers, mapping_headers
 from uploads.models import Catalog, CatalogRow, PendingUpload, SavedMapping
@@ -20,7 +22,7 @@ from uploads.selectors import (
     SheetChoice,
     offered_mapping,
     pending_sheets,
-    pending_uploads_for_user,
+    pending_uploads_for,
     upload_preview,
 )
 from uploads.services import (
@@ -123,7 +125,7 @@ def test_confirm_stores_rows_remembers_the_mapping_and_removes_the_pending_uploa
         uploaded_by=alice,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        run = pending_upload_confirm(
+        run = catalog_upload_confirm(
             pending=pending,
             sheet=pending.default_sheet,
             mapping={"artist": 1, "title": 2},
@@ -165,7 +167,7 @@ def test_a_catalog_found_bad_while_its_rows_are_stored_is_failed_with_no_rows_an
     )
     settings.CATALOG_MAX_ROWS = 2
     with django_capture_on_commit_callbacks(execute=True):
-        run = pending_upload_confirm(
+        run = catalog_upload_confirm(
             pending=pending, sheet=pending.default_sheet, mapping={"artist": 0, "title": 1}
         )
     catalog = Catalog.objects.get()
@@ -199,8 +201,8 @@ def test_pending_uploads_are_scoped_to_the_users_organizations(
     mine = pending_upload_create(
         organization=label, stream=csv_stream("Artist,Title\nA,B\n"), filename="c.csv"
     )
-    assert list(pending_uploads_for_user(alice)) == [mine]
-    assert list(pending_uploads_for_user(charlie)) == []
+    assert list(pending_uploads_for(user_actor(alice))) == [mine]
+    assert list(pending_uploads_for(user_actor(charlie))) == []
 
 
 def test_purge_removes_stale_pending_uploads_and_their_files_only(label: Any) -> None:
