@@ -12,8 +12,9 @@ Decisions worth knowing (also in the tests):
   says so ("Duration (ms)"). A numeric spreadsheet cell below 1 is an Excel time (fraction of a
   day). An Excel time with hours and no seconds (3:45:00) is read as 3 min 45 s: that is what
   Excel makes of a typed "3:45", and no catalog holds 3-hour songs to the minute.
-- ISRC: hyphens, spaces and dots dropped, uppercased, then checked with python-stdnum. An invalid
-  one leaves ParsedRow.isrc empty (nothing matches on it) and adds a problem.
+- ISRC: read by the engine's one normalizer (matcher.engine.identifiers.normalize_isrc: hyphens,
+  spaces, dots and underscores dropped, uppercased, checked with python-stdnum). An invalid one
+  leaves ParsedRow.isrc empty (nothing matches on it) and adds a problem.
 - UPC/EAN typed into a numeric cell loses its leading zero: an 11-digit number from a numeric cell
   is padded back to the 12-digit UPC-A. UPCs are not validated (a bad UPC does not spoil a row).
 - Merged cells: openpyxl's streaming mode cannot see merges, so the value stays in the top-left
@@ -59,8 +60,8 @@ import ftfy
 import openpyxl
 import openpyxl.xml
 import python_calamine
-from stdnum import isrc as stdnum_isrc
 
+from matcher.engine.identifiers import normalize_isrc
 from uploads.columns import FIELDS, column_letter, duration_unit, guess_mapping
 
 __all__ = [
@@ -348,18 +349,11 @@ def _text_seconds(text: str, unit: str | None) -> float | None:
     return None
 
 
-_ISRC_PREFIX = re.compile(r"^ISRC\s*:?\s*", re.IGNORECASE)
-_ISRC_PUNCT = str.maketrans("", "", " -._\u00a0")
-
-
-def normalize_isrc(text: str) -> str | None:
-    """The 12-character ISRC, or None when the text is not a valid one."""
-    compact = _ISRC_PREFIX.sub("", text).translate(_ISRC_PUNCT).upper()
-    return compact if stdnum_isrc.is_valid(compact) else None
+_UPC_SEPARATORS = str.maketrans("", "", " -._\u00a0")
 
 
 def _normalize_upc(text: str, raw: Any) -> str:
-    digits = text.translate(_ISRC_PUNCT)
+    digits = text.translate(_UPC_SEPARATORS)
     if isinstance(raw, int | float) and not isinstance(raw, bool) and len(digits) == 11:
         return "0" + digits  # a numeric cell dropped the UPC-A's leading zero
     return digits if digits.isdigit() else text

@@ -53,17 +53,22 @@ _ISRC_TEXT_RE = re.compile(
 )
 
 
+_ISRC_PREFIX = re.compile(r"^\s*ISRC\s*:?\s*", re.IGNORECASE)
+# What labels write between an ISRC's parts: hyphens, spaces, dots, underscores.
+_ISRC_SEPARATORS = str.maketrans("", "", " \t\r\n\u00a0-._")
+
+
 def normalize_isrc(text: str | None) -> str | None:
-    """The 12-character uppercase ISRC in ``text``, or None when it is not a valid ISRC."""
+    """The 12-character uppercase ISRC in ``text``, or None when it is not a valid ISRC.
+
+    The one ISRC normalizer (catalog parsing, dataset imports and matching): an "ISRC:" prefix,
+    any case, and hyphens, spaces, dots or underscores between the parts are accepted
+    ("US.RC1.76.07839", "us_rc1_76_07839" -> "USRC17607839"); python-stdnum checks the rest.
+    """
     if not text:
         return None
-    candidate = text.strip()
-    if candidate.upper().startswith("ISRC"):
-        candidate = candidate[4:].lstrip(" :")
-    try:
-        return stdnum_isrc.validate(candidate)
-    except Exception:  # stdnum raises ValidationError subclasses; any failure means "not an ISRC"
-        return None
+    compact = _ISRC_PREFIX.sub("", text).translate(_ISRC_SEPARATORS).upper()
+    return compact if stdnum_isrc.is_valid(compact) else None
 
 
 def youtube_video_id(text: str | None) -> str | None:

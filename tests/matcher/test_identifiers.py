@@ -96,6 +96,9 @@ def test_fma_url_key_drops_scheme_www_case_and_trailing_slash() -> None:
         ("gb-aye-65-00053", "GBAYE6500053"),
         (" GB AYE 65 00053 ", "GBAYE6500053"),
         ("ISRC: USRC17607839", "USRC17607839"),
+        ("US.RC1.76.07839", "USRC17607839"),  # dots, as some label exports write it
+        ("US_RC1_76_07839", "USRC17607839"),  # underscores
+        ("us rc1 76 07839", "USRC17607839"),
         ("QM24S2402528", "QM24S2402528"),
         ("XX1234567890", None),  # XX is no country prefix
         ("GBAYE650005", None),

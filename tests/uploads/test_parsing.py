@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from matcher.engine import identifiers
 from uploads.parsing import (
     OLE2_MAGIC,
     CatalogFileError,
@@ -355,6 +356,16 @@ def test_isrc_normalization_accepts_display_forms_only_when_valid() -> None:
     assert normalize_isrc("ISRC: GB AYE 69 00531") == "GBAYE6900531"
     assert normalize_isrc("USABC120000") is None
     assert normalize_isrc("XXABC1200001") is None  # unknown country prefix
+
+
+def test_an_isrc_written_with_dots_or_underscores_is_read_as_the_engine_reads_it(
+    tmp_path: Path,
+) -> None:
+    text = "Artist,Title,ISRC\nA,B,US.RC1.76.07839\nC,D,us_rc1_76_07839\n"
+    rows = parse(write_text(tmp_path / "c.csv", text))
+    assert [(r.isrc, r.problems) for r in rows] == [("USRC17607839", []), ("USRC17607839", [])]
+    assert identifiers.normalize_isrc("US.RC1.76.07839") == "USRC17607839"
+    assert identifiers.normalize_isrc("US_RC1_76_07839") == "USRC17607839"
 
 
 def test_column_letters_go_past_z() -> None:
