@@ -52,6 +52,21 @@ class DatasetVersionRefSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
 
 
+class DatasetSlugsField(serializers.ListField):
+    """The datasets to match against, by slug (see datasets_from_slugs); optional."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs = {
+            "child": serializers.SlugField(max_length=64),
+            "required": False,
+            "allow_empty": False,
+            "max_length": 50,
+            "help_text": "Dataset slugs to match against; leave out for every imported dataset",
+            **kwargs,
+        }
+        super().__init__(**kwargs)
+
+
 class RunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     catalog = serializers.IntegerField(source="catalog_id")
@@ -183,13 +198,7 @@ class RunListApi(APIView):
         catalog = serializers.IntegerField(
             min_value=1, max_value=2**31 - 1, help_text="The catalog to match"
         )
-        datasets = serializers.ListField(
-            child=serializers.SlugField(max_length=64),
-            required=False,
-            allow_empty=False,
-            max_length=50,
-            help_text="Dataset slugs; leave out to match against every imported dataset",
-        )
+        datasets = DatasetSlugsField()
 
     @extend_schema(
         operation_id="runs_list",
@@ -723,13 +732,7 @@ class CatalogDetailApi(APIView):
 
 
 class MappingDatasetsInputSerializer(upload_apis.MappingInputSerializer):
-    datasets = serializers.ListField(
-        child=serializers.SlugField(max_length=64),
-        required=False,
-        allow_empty=False,
-        max_length=50,
-        help_text="Dataset slugs to match against; leave out for every imported dataset",
-    )
+    datasets = DatasetSlugsField()
 
 
 class ConfirmedSerializer(serializers.Serializer):
