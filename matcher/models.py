@@ -307,6 +307,8 @@ class RowResult(models.Model):
 
 
 class Match(models.Model):
+    organization_path = "run__organization"  # accounts.scoping.scoped: how a match is scoped
+
     class Kind(models.TextChoices):
         IDENTIFIER = "identifier", "Identifier"
         EXACT = "exact", "Exact"

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Membership
 from accounts.permissions import READ, UPLOAD
 from accounts.scoping import page_actor, require
+from config.polling import HTMX_STOP_POLLING, POLL_SECONDS
 from uploads import selectors
 from uploads.columns import FIELDS, column_letter
 from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm
@@ -35,9 +36,6 @@ from uploads.services import (
 )
 
 INVALID_ROWS_PER_PAGE = 50
-# htmx stops polling on this status (see matcher.runs.progress, which polls the same way).
-HTMX_STOP_POLLING = 286
-POLL_SECONDS = 2
 
 
 @login_required

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from config.polling import HTMX_STOP_POLLING, POLL_SECONDS
 from matcher.models import MatchRun
 
-# How often a page polls a live fragment (run progress, a catalog being stored), in seconds.
-POLL_SECONDS = 2
-# htmx stops polling an element when its response has this status (and still swaps it).
-HTMX_STOP_POLLING = 286
+__all__ = ["HTMX_STOP_POLLING", "POLL_SECONDS", "RunProgress", "run_progress"]
+
 
 # The pages' data-status names the states as the browser tests and the docs do.
 PAGE_STATUS = {MatchRun.Status.DONE: "finished"}
