@@ -12,6 +12,7 @@ from django.core.management import call_command
 from accounts.services import organization_get_or_create
 from matcher.models import MatchChunk, MatchRun, RowResult
 from matcher.runs.services import match_run_start
+from tests.conftest import wait_until
 from tests.factories import stored_catalog
 
 SKELETON = Path(__file__).parent / "data" / "skeleton"
@@ -52,10 +53,15 @@ def test_a_run_split_into_chunks_completes_on_a_real_worker(celery_worker_proces
     assert results.count() == 14
     assert results.filter(status="matched").count() == 10
     assert results.filter(status="invalid").count() == 2
-    # The chunks really ran in the worker process: its log has each task succeeding.
-    log = celery_worker_process.log()
-    succeeded = re.findall(r"Task matcher\.tasks\.match_chunk\[[0-9a-f-]+\] succeeded", log)
-    assert len(succeeded) == 5
+    # The chunks really ran in the worker process: its log has each task succeeding. Celery
+    # writes that line after the task returns, so the last chunk's line may follow the run's
+    # commit by a moment: wait for it rather than read the log once.
+    def succeeded() -> int:
+        log = celery_worker_process.log()
+        return len(re.findall(r"Task matcher\.tasks\.match_chunk\[[0-9a-f-]+\] succeeded", log))
+
+    wait_until(lambda: succeeded() >= 5, timeout=15, what="five match_chunk successes in the log")
+    assert succeeded() == 5
 
 
 @pytest.mark.worker
