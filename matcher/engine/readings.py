@@ -31,11 +31,19 @@ from typing import NamedTuple
 from matcher.engine.keys import Prepared, TrackSide, prepare
 from matcher.engine.normalize import classify_tag
 
-__all__ = ["CREDITED", "MAX_READINGS", "Reading", "describe", "extra_readings", "track_readings"]
+__all__ = [
+    "CREDITED",
+    "MAX_READINGS",
+    "Reading",
+    "describe",
+    "extra_readings",
+    "track_readings",
+]
 
 CREDITED = "credited"
 TITLE_SPLIT = "title_split"
 TITLE_SPLIT_REVERSED = "title_split_reversed"
+TITLE_SPLIT_BARE = "title_split_bare"
 BY = "by"
 QUOTED = "quoted"
 MAX_READINGS = 3  # every extra reading is an index row: at 12M rows, keep them few
@@ -56,7 +64,7 @@ class Reading(NamedTuple):
 
 # A title worth reading further has a dash, a run of spaces, a lowercase " by ", a quote, a
 # tilde, a colon, a double slash or an underscore between words, or starts in capitals.
-_SIGNAL = re.compile(r"-|\s{2}| by |\"| BY |~|: |//|[^\W_]_[^\W_]|^[A-Z]{2,}[\s.]")
+_SIGNAL = re.compile(r"-|\s{2}| by |\"| BY |~|: |//| / |[^\W_]_[^\W_]|^[A-Z]{2,}[\s.]")
 _BRACKETED = re.compile(r"[\(\[][^\(\)\[\]]*[\)\]]")
 # Separators between artist and title: a dash with a space on either side (or both), a run of
 # two or more spaces, " / ", "//", "--", "~", ": ", an underscore between words.
@@ -201,9 +209,27 @@ def _candidates(title: str) -> list[tuple[str, str, str]]:
         first, second, later = names[0], names[1], names[2:]
         if _is_name(first):
             found.append((TITLE_SPLIT, first, _with_tags(second, [*later, *tag_parts])))
+            bare = _bare(second)
+            if bare:
+                found.append((TITLE_SPLIT_BARE, first, _with_tags(bare, [*later, *tag_parts])))
         if _is_name(second):
             found.append((TITLE_SPLIT_REVERSED, second, _with_tags(first, [*later, *tag_parts])))
     return found
+
+
+_TRAILING_BRACKET = re.compile(r"\s*[\(\[]([^\(\)\[\]]*)[\)\]]\s*$")
+
+
+def _bare(title: str) -> str:
+    """The title without the bracketed notes that end it and are no version tag
+    (`In Between Days (The Cure)`, `Four Walls (Vinyl)`), or "" when it has none."""
+    bare = title
+    while True:
+        m = _TRAILING_BRACKET.search(bare)
+        if not m or m.start() == 0 or classify_tag(m.group(1)) is not None:
+            break
+        bare = bare[: m.start()]
+    return bare.strip() if bare != title and bare.strip() else ""
 
 
 def track_readings(
@@ -281,6 +307,8 @@ LABELS = {
     TITLE_SPLIT_REVERSED: "artist and title both read from the title, title first",
     BY: "artist and title read from the title (Title by Artist)",
     QUOTED: "the quoted title and the artist beside it, read from the title",
+    TITLE_SPLIT_BARE: "artist and title both read from the title (Artist - Title), the "
+    "bracketed notes after the title left out",
 }
 
 

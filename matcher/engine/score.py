@@ -20,8 +20,9 @@ from matcher.engine.normalize import NORMALIZER_VERSION
 
 # score-3: one typo in each field; score-4: band credits match their lead artist, a remix names
 # its remixer, a cover tag naming the original artist is the performer's own recording, and
-# `exact` needs the durations to agree (matcher.engine.keys.version_of, docs/matching.md).
-ENGINE_VERSION = f"score-4/norm-{NORMALIZER_VERSION}"
+# `exact` needs the durations to agree (matcher.engine.keys.version_of, docs/matching.md);
+# score-5: readings split on " / " and read an `Artist - Title (note)` title without the note.
+ENGINE_VERSION = f"score-5/norm-{NORMALIZER_VERSION}"
 
 IDENTIFIER = "identifier"
 EXACT = "exact"

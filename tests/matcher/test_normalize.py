@@ -737,6 +737,38 @@ def readings_of(channel: str, title: str) -> list[tuple[str, str, str]]:
             "san diego serenade tom waits",
         ),
         ("Cedric Bacon", "The Misfits--Astro Zombies", "title_split", "misfits", "astro zombies"),
+        # Bracketed notes after the title (the original artist, the medium) are left out in
+        # a second reading; the first keeps them for a catalog that writes them too.
+        (
+            "Matthew Fries",
+            "Curtis Stigers: San Diego Serenade (Tom Waits)",
+            "title_split_bare",
+            "curtis stigers",
+            "san diego serenade",
+        ),
+        (
+            "Karamiehorse",
+            "Rogue Wave - In Between Days (The Cure)",
+            "title_split_bare",
+            "rogue wave",
+            "in between days",
+        ),
+        (
+            "john sandiford",
+            "Connie Smith ~ Four Walls (Vinyl)",
+            "title_split_bare",
+            "connie smith",
+            "four walls",
+        ),
+        # " / " between artist and title.
+        (
+            "Urief Urief",
+            "Kitty Margolis / We Kiss In A Shadow",
+            "title_split",
+            "kitty margolis",
+            "we kiss in a shadow",
+        ),
+        ("hankgwe", "Jessi Colter / Hey Jude", "title_split", "jessi colter", "hey jude"),
         (
             "Oke She Moke She Pop",
             "The Marcels   A Sunday Kind Of Love 1961",
@@ -753,6 +785,11 @@ def test_a_youtube_title_gives_the_readings_it_supports(
     assert readings[0][0] == "credited"
     assert (name, artist_key, title_key) in readings
     assert len(readings) <= 3
+
+
+def test_a_version_tag_in_brackets_is_never_left_out_of_a_reading() -> None:
+    readings = readings_of("x", "Rogue Wave - In Between Days (Live)")
+    assert "title_split_bare" not in [r[0] for r in readings]
 
 
 def test_a_plain_title_and_a_credited_split_have_only_the_credited_reading() -> None:
