@@ -53,6 +53,7 @@ def test_a_run_split_into_chunks_completes_on_a_real_worker(celery_worker_proces
     assert results.count() == 14
     assert results.filter(status="matched").count() == 10
     assert results.filter(status="invalid").count() == 2
+
     # The chunks really ran in the worker process: its log has each task succeeding. Celery
     # writes that line after the task returns, so the last chunk's line may follow the run's
     # commit by a moment: wait for it rather than read the log once.
