@@ -28,15 +28,18 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from matcher.engine.keys import Prepared, TrackSide, prepare
+from matcher.engine.keys import KEY_MAX, Prepared, TrackSide, prepare
 from matcher.engine.normalize import classify_tag
 
 __all__ = [
     "CREDITED",
     "MAX_READINGS",
+    "RUN_TOGETHER",
     "Reading",
     "describe",
     "extra_readings",
+    "run_together_keys",
+    "run_together_side",
     "track_readings",
 ]
 
@@ -46,6 +49,8 @@ TITLE_SPLIT_REVERSED = "title_split_reversed"
 TITLE_SPLIT_BARE = "title_split_bare"
 BY = "by"
 QUOTED = "quoted"
+# Not stored: a reading made at match time for one catalog row (run_together_keys).
+RUN_TOGETHER = "run_together"
 MAX_READINGS = 3  # every extra reading is an index row: at 12M rows, keep them few
 
 
@@ -300,6 +305,44 @@ def extra_readings(
     return extra
 
 
+def run_together_keys(side: TrackSide) -> dict[str, str]:
+    """The title keys of a dataset track whose title is this catalog row's artist and title run
+    together with no separator, each with the artist it names.
+
+    A YouTube upload often titles a recording `Dollar I Wanna Hold Your Hand` (channel
+    `MrBeatlesCovers`) or `for the good times Irma Thomas`: nothing in the title says where the
+    artist ends, so no stored reading can split it, but the catalog row knows both halves. For
+    each primary artist (and, for several, the credit written whole: `brian and tony gold`),
+    with and without a leading "the", the artist before and after the title. Empty for a title
+    key of one character or a title that is the artist's own name (`Madonna` by Madonna).
+    """
+    title = side.title_key
+    if len(title) < 2:
+        return {}
+    primary = [a for a in side.artists[: side.primary_count] if a]
+    credits = primary + ([" and ".join(primary)] if len(primary) > 1 else [])
+    keys: dict[str, str] = {}
+    for artist in credits:
+        if artist == title:
+            continue
+        written = [artist] if artist.startswith("the ") else [artist, f"the {artist}"]
+        for name in written:
+            for key in (f"{name} {title}", f"{title} {name}"):
+                keys.setdefault(key[:KEY_MAX], artist)
+    return keys
+
+
+def run_together_side(query: TrackSide, candidate: TrackSide, artist: str) -> TrackSide:
+    """A dataset track found by one of `run_together_keys(query)`, read as that artist's
+    recording of the row's title: the track's version, duration and album are kept, so a
+    `(Live)` upload is still a live recording."""
+    primary = tuple(a for a in query.artists[: query.primary_count] if a)
+    names = primary if len(primary) > 1 and artist == " and ".join(primary) else (artist,)
+    return candidate._replace(
+        artist_key=artist, title_key=query.title_key, artists=names, primary_count=len(names)
+    )
+
+
 # How a reviewer reads each reading's name (the evidence page).
 LABELS = {
     CREDITED: "as credited",
@@ -309,6 +352,8 @@ LABELS = {
     QUOTED: "the quoted title and the artist beside it, read from the title",
     TITLE_SPLIT_BARE: "artist and title both read from the title (Artist - Title), the "
     "bracketed notes after the title left out",
+    RUN_TOGETHER: "the dataset title is this row's artist and title run together, with no "
+    "separator (read for this row only)",
 }
 
 

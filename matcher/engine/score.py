@@ -22,7 +22,7 @@ from matcher.engine.normalize import NORMALIZER_VERSION
 # its remixer, a cover tag naming the original artist is the performer's own recording, and
 # `exact` needs the durations to agree (matcher.engine.keys.version_of, docs/matching.md);
 # score-5: readings split on " / " and read an `Artist - Title (note)` title without the note.
-ENGINE_VERSION = f"score-5/norm-{NORMALIZER_VERSION}"
+ENGINE_VERSION = f"score-6/norm-{NORMALIZER_VERSION}"
 
 IDENTIFIER = "identifier"
 EXACT = "exact"

@@ -15,6 +15,7 @@ from matcher.engine.keys import (
     TrackSide,
     prefix_key,
 )
+from matcher.engine.readings import run_together_keys, run_together_side
 from matcher.engine.score import (
     EXACT,
     IDENTIFIER,
@@ -30,7 +31,11 @@ from matcher.models import (
 from matcher.runs.track_reads import (
     AKEY,
     ANORM,
+    DURATION,
+    READING_SLOTS,
+    RUN_TOGETHER_SLOTS,
     TKEY,
+    VERSION,
     Candidate,
     Lookups,
     TrackRow,
@@ -90,6 +95,10 @@ def block_candidates(
         "built": 0,  # distinct candidates that passed a screen and were scored in full
     }
     title_keys = {q.prepared.side.title_key for q in queries if q.prepared.side.title_key}
+    # Dataset titles that are a row's artist and title run together (`Dollar I Wanna Hold Your
+    # Hand`): looked up as title keys too, each found track then read for that row only.
+    run_together = [run_together_keys(q.prepared.side) for q in queries]
+    title_keys |= {key for keys in run_together for key in keys}
     artist_keys = {q.prepared.side.artist_key for q in queries if q.prepared.side.artist_key}
     common = keys_over_cap("title_key", title_keys, version_ids, KEY_CAP, using, exact=True)
     # Artists with many tracks are blocked with the first character of the title too: a
@@ -154,6 +163,11 @@ def block_candidates(
             ids.setdefault(pk, "")
         for pk in by_artist.get(artist_block(q.prepared.side), ()):
             ids.setdefault(pk, "")
+        for key, artist in run_together[i].items():
+            for pk in by_title.get(key, ()):
+                made = _run_together_row(rows, pk, q.prepared.side, artist)
+                if made is not None:
+                    ids.setdefault(made, "")
         candidates[i] = ids
 
     screens: dict[int, Screen] = {}
@@ -317,6 +331,41 @@ def _score(
             cand = tracks[pk] = candidate_from_row(rows[pk])
         kept.append((pk, cand.side, candidate_ids[pk]))
     return rank_candidates(q.prepared.side, kept, thresholds)
+
+
+def _run_together_row(
+    rows: dict[int, TrackRow], found: int, query: TrackSide, artist: str
+) -> int | None:
+    """The candidate key of the track read as `found` (any of its readings), read as `artist`'s
+    recording of the query's title (readings.run_together_side); its row is added to `rows`.
+
+    Two candidate slots per track are kept for such readings: two rows of one chunk that read
+    the same track differently (`Dollar` / `I Wanna Hold Your Hand` and `Dollar I` / `Wanna
+    Hold Your Hand`) each get theirs; a third such reading of one track is not made (None).
+    """
+    row = rows[found]
+    track_pk = row[0] // READING_SLOTS
+    side = run_together_side(
+        query,
+        TrackSide.from_stored(
+            artist_key=row[AKEY],
+            title_key=row[TKEY],
+            artists_norm=row[ANORM],
+            version=row[VERSION],
+            duration_s=row[DURATION],
+        ),
+        artist,
+    )
+    made = (row[0], row[1], side.artist_key, side.title_key, side.artists_norm, *row[VERSION:])
+    for slot in RUN_TOGETHER_SLOTS:
+        key = candidate_key(track_pk, slot)
+        existing = rows.get(key)
+        if existing is None:
+            rows[key] = (key, *made[1:])
+            return key
+        if existing[1:] == made[1:]:
+            return key
+    return None
 
 
 def _identifier_hits(

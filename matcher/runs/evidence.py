@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from matcher.engine.normalize import NORMALIZER_VERSION
+from matcher.engine.readings import RUN_TOGETHER
 from matcher.engine.score import (
     ENGINE_VERSION,
     Score,
@@ -76,6 +77,11 @@ def match_evidence(
 def _reading_rules(cand: Candidate) -> list[str]:
     if not cand.reading:
         return []
+    if cand.reading_name == RUN_TOGETHER:
+        return [
+            f"dataset title '{cand.title}' (credited to '{cand.artist}') read as this row's "
+            f"artist '{cand.side.artist_key}' and title '{cand.side.title_key}' run together"
+        ]
     return [
         f"dataset track read from its title ({cand.reading_name}): artist "
         f"'{cand.side.artist_key}', title '{cand.side.title_key}' (credited to '{cand.artist}')"

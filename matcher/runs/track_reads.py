@@ -22,6 +22,7 @@ from matcher.engine.keys import (
     TrackSide,
 )
 from matcher.engine.normalize import translit
+from matcher.engine.readings import CREDITED, RUN_TOGETHER
 from matcher.models import DatasetTrack, TrackReading
 from matcher.search.keys import RANGE_END, index_reads
 
@@ -29,6 +30,9 @@ _T = TypeVar("_T")
 
 
 READING_SLOTS = 8  # candidate keys: track id * READING_SLOTS + reading number
+# Readings made at match time for one catalog row (blocking._run_together_row), never stored:
+# their slots are above any stored reading's (readings.MAX_READINGS).
+RUN_TOGETHER_SLOTS = (6, 7)
 
 
 def candidate_key(track_pk: int, reading: int = 0) -> int:
@@ -51,7 +55,7 @@ class Candidate:
     source_row: int = 0
     artist: str = ""  # the track as published (for the evidence of an extra reading)
     title: str = ""
-    reading_name: str = "credited"
+    reading_name: str = CREDITED
 
     @property
     def key(self) -> int:
@@ -81,6 +85,8 @@ TrackRow = tuple[Any, ...]
 TKEY = TRACK_FIELDS.index("title_key")
 AKEY = TRACK_FIELDS.index("artist_key")
 ANORM = TRACK_FIELDS.index("artists_norm")
+VERSION = TRACK_FIELDS.index("version_label")
+DURATION = TRACK_FIELDS.index("duration_s")
 
 
 def candidate_from_row(row: TrackRow) -> Candidate:
@@ -97,6 +103,7 @@ def candidate_from_row(row: TrackRow) -> Candidate:
             version=label,
             duration_s=duration,
         ),
+        reading_name=RUN_TOGETHER if reading in RUN_TOGETHER_SLOTS else CREDITED,
     )
 
 
@@ -312,7 +319,9 @@ def fill_provenance(
                 cand.title = title
                 if with_album and album:
                     cand.side = cand.side._replace(album_key=translit(album))
-        extra = [c for pk in part for c in by_track[pk] if c.reading]
+        extra = [
+            c for pk in part for c in by_track[pk] if c.reading and c.reading_name != RUN_TOGETHER
+        ]
         if extra:
             names = dict(
                 (((track_pk, reading), name))

@@ -21,6 +21,8 @@ YOUTUBE_ROWS = {
     ("Chris Montez", "Our Day Will Come"): {"yt-montez"},
     ("Aimee Mann", "The Scientist"): {"yt-mann"},
     ("Jim Lowe", "The Green Door"): {"copy-a", "copy-b"},
+    ("Dollar", "I Wanna Hold Your Hand"): {"yt-dollar"},  # artist and title run together
+    ("Irma Thomas", "For the Good Times"): {"yt-irma"},
 }
 IMPORTS = (
     ("spotify", SPOTIFY, "spotify-tracks-dataset"),

@@ -96,6 +96,56 @@ def test_the_evidence_page_says_which_reading_of_the_upload_matched(uploads, tmp
     assert 'id="reading"' not in body
 
 
+def test_an_upload_that_runs_artist_and_title_together_is_found_for_that_row(uploads, tmp_path):
+    lines = _match(
+        tmp_path,
+        [
+            ("Dollar", "I Wanna Hold Your Hand"),  # `Dollar I Wanna Hold Your Hand`
+            ("Irma Thomas", "For the Good Times"),  # `for the good times Irma Thomas`
+            ("The Beatles", "I Wanna Hold Your Hand"),  # the original: another recording
+            ("Dollar", "For the Good Times"),  # Dollar's name, Irma Thomas's upload
+        ],
+    )
+    for sheet_row, track_id in ((2, "yt-dollar"), (3, "yt-irma")):
+        line = lines[sheet_row][0]
+        assert (line["status"], line["dataset_track_id"]) == ("matched", track_id)
+        assert line["match_kind"] == "exact"
+    for sheet_row in (4, 5):
+        assert all(
+            line["match_kind"] not in ("identifier", "exact", "strong") for line in lines[sheet_row]
+        )
+    evidence = Match.objects.get(track__track_id="yt-dollar").evidence
+    assert evidence["track"]["reading"] == "run_together"
+    assert evidence["track"]["artist"] == "MrBeatlesCovers"
+    assert evidence["track"]["normalized"]["artists"] == ["dollar"]
+    assert any(
+        "'Dollar I Wanna Hold Your Hand'" in rule and "run together" in rule
+        for rule in evidence["rules"]
+    )
+    # Made at match time for the row: nothing of it is stored with the track.
+    assert not TrackReading.objects.filter(track__track_id="yt-dollar").exists()
+
+
+def test_run_together_keys_both_orders_a_leading_the_and_a_whole_credit():
+    from matcher.engine.keys import prepare
+    from matcher.engine.readings import run_together_keys, run_together_side
+
+    side = prepare(artists="Brian & Tony Gold", title="I Can't Stand the Rain").side
+    keys = run_together_keys(side)
+    whole = "brian and tony gold"
+    assert keys[f"{whole} {side.title_key}"] == whole
+    assert keys[f"{side.title_key} the {whole}"] == whole
+    assert keys[f"brian {side.title_key}"] == "brian"
+    upload = prepare(artists="woodytube", title="BRIAN & TONY GOLD I Can't Stand The Rain (Live)")
+    read = run_together_side(side, upload.side, whole)
+    assert (read.title_key, read.artists, read.version) == (
+        side.title_key,
+        ("brian", "tony gold"),
+        "live",  # the upload's own version is kept: a live upload stays live
+    )
+    assert run_together_keys(prepare(artists="Madonna", title="Madonna").side) == {}
+
+
 @pytest.mark.parametrize("title", ["Even - Remastered 2011", "Adults - Live at the BBC"])
 def test_a_version_tag_after_a_dash_makes_no_reading(title):
     from matcher.engine.keys import prepare
@@ -103,3 +153,33 @@ def test_a_version_tag_after_a_dash_makes_no_reading(title):
 
     credited = prepare(artists="DJ Mixtape", title=title)
     assert extra_readings(artists="DJ Mixtape", title=title, credited=credited) == []
+
+
+def test_two_rows_of_a_chunk_that_read_one_upload_differently_each_get_their_reading():
+    from matcher.engine.keys import prepare
+    from matcher.runs.blocking import _run_together_row
+    from matcher.runs.track_reads import candidate_from_row, candidate_key
+
+    upload = prepare(artists="MrBeatlesCovers", title="Dollar I Wanna Hold Your Hand").side
+    stored = (
+        candidate_key(7),
+        1,
+        upload.artist_key,
+        upload.title_key,
+        upload.artists_norm,
+        "",
+        None,
+    )
+    rows = {stored[0]: stored}
+    first = prepare(artists="Dollar", title="I Wanna Hold Your Hand").side
+    second = prepare(artists="Dollar I", title="Wanna Hold Your Hand").side
+    third = prepare(artists="Dollar I Wanna", title="Hold Your Hand").side
+    a = _run_together_row(rows, stored[0], first, "dollar")
+    b = _run_together_row(rows, stored[0], second, "dollar i")
+    assert a != b and a is not None and b is not None
+    assert _run_together_row(rows, stored[0], first, "dollar") == a  # made once, found again
+    assert _run_together_row(rows, stored[0], third, "dollar i wanna") is None  # no slot left
+    read = candidate_from_row(rows[b])
+    assert (read.track_pk, read.reading_name) == (7, "run_together")
+    assert (read.side.artists, read.side.title_key) == (("dollar i",), "wanna hold your hand")
+    assert rows[stored[0]] == stored  # the track's own reading is untouched
