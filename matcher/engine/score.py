@@ -21,7 +21,10 @@ from matcher.engine.normalize import NORMALIZER_VERSION
 # score-3: one typo in each field; score-4: band credits match their lead artist, a remix names
 # its remixer, a cover tag naming the original artist is the performer's own recording, and
 # `exact` needs the durations to agree (matcher.engine.keys.version_of, docs/matching.md);
-# score-5: readings split on " / " and read an `Artist - Title (note)` title without the note.
+# score-5: readings split on " / " and read an `Artist - Title (note)` title without the note;
+# score-6: a row's artist and title run together are looked up as a title (readings.py), a name
+# leading a longer credit is `strong` at most (contained_artist), a title ending in a roman
+# numeral (`The Unforgiven II`) ends in a number.
 ENGINE_VERSION = f"score-6/norm-{NORMALIZER_VERSION}"
 
 IDENTIFIER = "identifier"
@@ -164,6 +167,53 @@ def artist_similarity(query: TrackSide, candidate: TrackSide) -> tuple[float, st
     return best, ""
 
 
+# An artist matched through a longer credit (contained_artist) scores this: enough for
+# `strong`, never `exact`.
+CONTAINED_SCORE = 90.0
+CONTAINED_NAME_MIN = 4  # characters of a name found leading a longer credit
+# Words after a name that say someone else performs (`Beatles Tribute Band`) or another
+# recording (`... Medley`, `... Live`): no containment is made beside them.
+_CONTAINED_BLOCK = re.compile(
+    r"\b(?:tribute|karaoke|style|originally|famous|renditions?|covers?|covered|plays|playing"
+    r"|salutes?|vs|versus|lullaby|lullabies|parody|medley|mashup|remix(?:ed)?|instrumental"
+    r"|acoustic|live|demo|version|edit|reprise|bootleg|orchestral|piano|guitar|sax)\b"
+)
+_CONNECTOR_START = re.compile(r"(?:and|with|featuring|feat|ft)\b")
+
+
+@lru_cache(maxsize=65536)
+def _name_leads(name: str, credit: str) -> bool:
+    """Whether `name` (two or more words) begins the longer `credit` and what follows it
+    describes the upload or the act, not another act: `gene viale sings`, `ella fitzgerald at
+    the opera house`, `percy faith his orchestra and chorus`. Not after "and"/"&"/"with" (the
+    band rule's ground: `Echo & the Bunnymen`, a duet), not one word (`Prince` / `Prince
+    Buster`), not beside a word saying someone else performs."""
+    if len(name) < CONTAINED_NAME_MIN or " " not in name or not credit.startswith(name + " "):
+        return False
+    rest = credit[len(name) + 1 :]
+    return not _CONNECTOR_START.match(rest) and not _CONTAINED_BLOCK.search(rest)
+
+
+def contained_artist(query: TrackSide, candidate: TrackSide) -> str:
+    """The rule that matches the query's artist to a longer credit of the candidate, or the
+    query's longer credit to the candidate's artist, or "" (see _name_leads).
+
+    YouTube titles and catalogs credit one act with more or fewer words than each other: `Gene
+    Viale sings  Peace In The Valley`, `Ella Fitzgerald at the Opera House - ...`, `Sonny James`
+    for `Sonny James the Southern Gentleman`. Such a credit matches at CONTAINED_SCORE.
+    """
+    prims = query.artists[: max(1, query.primary_count)]
+    for q in prims:
+        for c in candidate.artists:
+            if _name_leads(q, c):
+                return f"artist: '{q}' begins the longer credit '{c}'"
+    for c in candidate.artists[: max(1, candidate.primary_count)]:
+        for q in prims:
+            if _name_leads(c, q):
+                return f"artist: the credit '{q}' begins with '{c}'"
+    return ""
+
+
 def title_similarity(query: TrackSide, candidate: TrackSide) -> float:
     if query.title_key == candidate.title_key:
         return 100.0
@@ -187,6 +237,9 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 _CUED_WORD = re.compile(rf"\b{_CUE} ({'|'.join(_NUMBER_WORDS)})\b")
 _DIGITS = re.compile(r"\d+")
+# A roman numeral of two or more letters ending a title is a part: `The Unforgiven II` (since
+# score-6; `I`, `V` and `X` alone are words or names: `Malcolm X`).
+_TRAILING_ROMAN = re.compile(r" (ii|iii|iv|vi|vii|viii|ix|xi|xii)$")
 
 
 @lru_cache(maxsize=65536)
@@ -194,11 +247,13 @@ def title_numbers(title_key: str) -> tuple[str, ...]:
     """The numbers in a title key, sorted: digits anywhere, number words only after a cue word.
 
     `vol 52` gives ("52",); `part ii` and `part two` give ("2",); `one` alone is a word, not a
-    number (Metallica's "One"). Leading zeros do not count ("Vol. 05" is "Vol. 5").
+    number (Metallica's "One"); a title ending in `ii`, `iii`... ends in a number. Leading
+    zeros do not count ("Vol. 05" is "Vol. 5").
     """
     text = _CUED_WORD.sub(
         lambda m: m.group(0).rsplit(" ", 1)[0] + " " + _NUMBER_WORDS[m.group(1)], title_key
     )
+    text = _TRAILING_ROMAN.sub(lambda m: " " + _NUMBER_WORDS[m.group(1)], text)
     return tuple(sorted(str(int(d)) for d in _DIGITS.findall(text)))
 
 
@@ -270,6 +325,11 @@ def score_pair(
     artist, artist_rule = artist_similarity(query, candidate)
     if artist_rule:
         rules.append(artist_rule)
+    if title == 100.0 and artist < thresholds.artist_strong and not identifier:
+        contained = contained_artist(query, candidate)
+        if contained:
+            artist = CONTAINED_SCORE
+            rules.append(contained)
 
     delta: float | None = None
     if query.duration_s is not None and candidate.duration_s is not None:
@@ -506,6 +566,17 @@ class Screen:
             )
             if joined[j]
         )
+        # A name inside a longer credit (contained_artist), for titles that agree exactly.
+        for i, name in enumerate(names):
+            j = owner[i]
+            if (
+                j in ok
+                or not name
+                or not (exact_title is True or (exact_title is not False and exact_title[j]))
+            ):
+                continue
+            if any(_name_leads(q, name) or _name_leads(name, q) for q in self._prims):
+                ok.add(j)
         # The typo rule's "the " form, for titles that agree exactly.
         if exact_title is True:
             the = [i for i, name in enumerate(names) if name]

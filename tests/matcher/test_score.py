@@ -303,6 +303,51 @@ def test_acts_that_share_a_word_are_not_merged_by_the_band_rule(a: str, b: str) 
     assert got is None or got.kind not in (EXACT, STRONG)
 
 
+# -- a name leading a longer credit (score-6) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("catalog", "dataset", "title"),
+    [
+        # Real SHS100K rows: the name read from a YouTube title carries words after the name.
+        ("Gene Viale", "Gene Viale sings", "Peace In The Valley"),
+        ("Ella Fitzgerald", "Ella Fitzgerald at the Opera House", "It's All Right With Me"),
+        ("Lori Mechem Quartet", "Lori Mechem Quartet Performing", "Lil' Darlin"),
+        # The catalog's credit is the longer one (`Sonny James - Born To Lose`).
+        ("Sonny James the Southern Gentleman", "Sonny James", "Born To Lose"),
+        ("Renee Olstead", "Renee Olstead By Request", "Taking A Chance On Love"),
+    ],
+)
+def test_a_name_leading_a_longer_credit_is_a_strong_match_never_exact(catalog, dataset, title):
+    got = score(side(catalog, title), side(dataset, title))
+    assert got is not None and got.kind == STRONG and got.confidence < 100
+    assert any(rule.startswith("artist:") and "begins" in rule for rule in got.rules)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Prince", "Prince Buster"),  # one word: another act
+        ("The Beatles", "Beatles Tribute Band"),  # someone else performs
+        ("Miles Davis", "Miles Davis Live at the Fillmore"),  # another recording
+        ("Ella Fitzgerald", "Ella Fitzgerald Karaoke"),
+        ("Bob Marley", "Lullaby Renditions of Bob Marley"),  # not at the start
+    ],
+)
+def test_a_longer_credit_that_names_another_performer_is_not_matched(a: str, b: str) -> None:
+    for query, candidate in ((a, b), (b, a)):
+        got = score(side(query, "One Love"), side(candidate, "One Love"))
+        assert got is None or got.kind not in (EXACT, STRONG)
+
+
+def test_a_title_ending_in_a_roman_numeral_is_another_part():
+    # Real MSD rows: Metallica's "The Unforgiven" and "The Unforgiven II" are two songs.
+    assert title_numbers("the unforgiven ii") == ("2",)
+    assert title_numbers("malcolm x") == ()
+    got = score(side("Metallica", "The Unforgiven"), side("Metallica", "The Unforgiven II"))
+    assert got is None or got.kind not in (EXACT, STRONG)
+
+
 # -- covers (score-4) ---------------------------------------------------------------------------
 
 
