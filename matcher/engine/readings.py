@@ -82,8 +82,13 @@ _SPACED_SEP = re.compile(
 _CAPS_LEAD = re.compile(r"^((?:[A-Z][A-Z.'&]+\s+){1,4})(?=[A-Za-z]\S*[a-z])")
 # A year, record format or "with lyrics" ending a part (`A Sunday Kind Of Love 1961`).
 _PART_NOISE = re.compile(
-    r"(?:[\s,]+(?:\(|\[)?'?(?:19|20)\d\d(?:\)|\])?\.?|\s+(?:with|w/)\s*lyrics)\s*$", re.I
+    r"(?:[\s,]+(?:\(|\[)?(?:c\.?\s?|ca\.?\s?)?'?(?:19|20)\d\d(?:\)|\])?\.?"
+    r"|\s+(?:with|w/)\s*lyrics)\s*$",
+    re.I,
 )
+# A video file's extension ending a part (`the girl can't help it 1970.wmv`), cut before the
+# year before it is (since score-6).
+_FILE_EXTENSION = re.compile(r"\.(?:wmv|flv|mp4|m4v|avi|mov|mpg|mpeg|3gp|mkv|webm|mp3)\s*$", re.I)
 # "Jim Ed Brown-Have I Told You Lately": one hyphen between a letter and a capital, no space.
 _TIGHT_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[A-Z])")
 _TRACK_NUMBER = re.compile(r"^\s*(?:#|no\.?\s*|track\s*)?\d{1,3}\.?\s*$", re.IGNORECASE)
@@ -142,7 +147,7 @@ def _parts(title: str) -> list[str]:
         pos = end
     parts.append(text[pos:])
     return [
-        _PART_NOISE.sub("", p).strip(" -~:_/")
+        _PART_NOISE.sub("", _FILE_EXTENSION.sub("", p)).strip(" -~:_/")
         for p in parts
         if p.strip(" -~:_/") and not _TRACK_NUMBER.match(p) and not _YEAR_ONLY.match(p)
     ]

@@ -214,13 +214,63 @@ def contained_artist(query: TrackSide, candidate: TrackSide) -> str:
     return ""
 
 
-def title_similarity(query: TrackSide, candidate: TrackSide) -> float:
-    if query.title_key == candidate.title_key:
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_SPOKEN = {"wanna": "want to", "gonna": "going to", "gotta": "got to", "mister": "mr"}
+# Two titles written alike (title_written_alike) score this: `strong`, never `exact`.
+WRITTEN_ALIKE_SCORE = 95.0
+
+
+@lru_cache(maxsize=65536)
+def title_written_alike(title_key: str) -> str:
+    """A title key written one way: a leading "the" dropped, numbers in words as digits,
+    `wanna`/`gonna`/`gotta` and `mister` spelled out (since score-6).
+
+    Uploads and catalogs write one title several ways: `The Christmas Song` / `Christmas Song`,
+    `24 Hours from Tulsa` / `Twenty Four Hours from Tulsa`, `4 Walls` / `Four Walls`, `I Only
+    Wanna Be With You` / `I Only Want to Be with You`.
+    """
+    words = title_key.split()
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in _TENS:
+            unit = _UNITS.get(words[i + 1], 0) if i + 1 < len(words) else 0
+            if 0 < unit < 10:
+                out.append(str(_TENS[word] + unit))
+                i += 2
+                continue
+            out.append(str(_TENS[word]))
+        elif word in _UNITS:
+            out.append(str(_UNITS[word]))
+        else:
+            out.append(_SPOKEN.get(word, word))
+        i += 1
+    return " ".join(out)
+
+
+def _similar_titles(q: str, c: str) -> float:
+    if q == c:
         return 100.0
-    return max(
-        fuzz.ratio(query.title_key, candidate.title_key),
-        fuzz.token_sort_ratio(query.title_key, candidate.title_key),
-    )
+    found = max(fuzz.ratio(q, c), fuzz.token_sort_ratio(q, c))
+    if found < WRITTEN_ALIKE_SCORE and title_written_alike(q) == title_written_alike(c):
+        return WRITTEN_ALIKE_SCORE
+    return found
+
+
+def title_similarity(query: TrackSide, candidate: TrackSide) -> float:
+    return _similar_titles(query.title_key, candidate.title_key)
 
 
 # Numbers that name a part of a series ("Vol. 52", "Part II", "No. 5", "Pt. 2"): two titles that
@@ -371,7 +421,12 @@ def score_pair(
     if title < thresholds.title_min:
         return None
     number_on_one_side = False
-    if query.title_key != candidate.title_key:
+    alike = title == WRITTEN_ALIKE_SCORE and title_written_alike(
+        query.title_key
+    ) == title_written_alike(candidate.title_key)
+    if alike:
+        rules.append("titles agree once written alike (a leading 'the', numbers in words, 'wanna')")
+    if query.title_key != candidate.title_key and not alike:
         q_numbers = title_numbers(query.title_key)
         c_numbers = title_numbers(candidate.title_key)
         if q_numbers != c_numbers:
@@ -478,11 +533,7 @@ class Screen:
         found = self._titles.get(title_key)
         if found is None:
             q = self._query.title_key
-            found = (
-                100.0
-                if q == title_key
-                else max(fuzz.ratio(q, title_key), fuzz.token_sort_ratio(q, title_key))
-            )
+            found = _similar_titles(q, title_key)
             self._titles[title_key] = found
         return found
 

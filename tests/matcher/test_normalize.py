@@ -776,6 +776,21 @@ def readings_of(channel: str, title: str) -> list[tuple[str, str, str]]:
             "marcels",
             "a sunday kind of love",
         ),
+        # A year before a file's extension, and a circa year (since score-6).
+        (
+            "tikuanyinwui",
+            "Cliff Richard - the girl can't help it 1970.wmv",
+            "title_split",
+            "cliff richard",
+            "the girl cant help it",
+        ),
+        (
+            "mrblindfreddy9999",
+            "Jo Ann Campbell - I Remember You (c.1962).",
+            "title_split",
+            "jo ann campbell",
+            "i remember you",
+        ),
     ],
 )
 def test_a_youtube_title_gives_the_readings_it_supports(

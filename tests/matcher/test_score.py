@@ -340,6 +340,38 @@ def test_a_longer_credit_that_names_another_performer_is_not_matched(a: str, b: 
         assert got is None or got.kind not in (EXACT, STRONG)
 
 
+@pytest.mark.parametrize(
+    ("catalog", "upload"),
+    [
+        # Real SHS100K rows: (performer, work title) and the upload's title.
+        (("Perry Como", "Christmas Song"), ("Perry Como", "The Christmas Song")),
+        (
+            ("Dusty Springfield", "Twenty Four Hours from Tulsa"),
+            ("Dusty Springfield", "24 Hours from Tulsa"),
+        ),
+        (("Eddie Cochran", "20 Flight Rock"), ("Eddie Cochran", "Twenty Flight Rock")),
+        (
+            ("Bay City Rollers", "I Only Want to Be with You"),
+            ("Bay City Rollers", "I Only Wanna Be With You"),
+        ),
+    ],
+)
+def test_titles_written_two_ways_are_a_strong_match_never_exact(catalog, upload):
+    got = score(side(*catalog), side(*upload))
+    assert got is not None and got.kind == STRONG and got.title < 100
+    assert any("written alike" in rule for rule in got.rules)
+
+
+def test_titles_written_alike_keep_their_numbers_apart():
+    from matcher.engine.score import title_written_alike
+
+    assert title_written_alike("twenty four hours from tulsa") == "24 hours from tulsa"
+    assert title_written_alike("the christmas song") == "christmas song"
+    assert title_written_alike("the") == "the"
+    got = score(side("Pink Floyd", "Part One"), side("Pink Floyd", "Part Two"))
+    assert got is None or got.kind not in (EXACT, STRONG)
+
+
 def test_a_title_ending_in_a_roman_numeral_is_another_part():
     # Real MSD rows: Metallica's "The Unforgiven" and "The Unforgiven II" are two songs.
     assert title_numbers("the unforgiven ii") == ("2",)
