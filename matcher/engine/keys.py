@@ -112,7 +112,7 @@ _COVER_WORDS = re.compile(
 COVER_NAME_MIN = 90  # a named artist this similar to the record's artist is that artist
 
 
-def _cover_role(detail: str) -> tuple[str, str]:
+def cover_role(detail: str) -> tuple[str, str]:
     """("performer" or "original", the name) for a cover tag's text; ("", "") when it names
     nobody (`(Cover)`)."""
     m = _COVER_BY.search(detail)
@@ -124,7 +124,7 @@ def _cover_role(detail: str) -> tuple[str, str]:
     return ("original", who) if who else ("", "")
 
 
-def _names_one(name: str, keys: Sequence[str]) -> bool:
+def names_one(name: str, keys: Sequence[str]) -> bool:
     key = name_key(name)
     return bool(key) and any(k == key or fuzz.ratio(k, key) >= COVER_NAME_MIN for k in keys)
 
@@ -151,9 +151,9 @@ def version_of(title: Title, primary: Sequence[str]) -> tuple[str, tuple[str, ..
             kinds[kinds.index("remix")] = "remix by " + translit(remixers[0])
     if "cover" in kinds:
         covers = [d for d in version.details if "cover" in d.lower()]
-        role, who = _cover_role(covers[0]) if covers else ("", "")
+        role, who = cover_role(covers[0]) if covers else ("", "")
         if role:
-            named_is_artist = _names_one(who, primary)
+            named_is_artist = names_one(who, primary)
             if role == "original" and not named_is_artist:
                 kinds.remove("cover")
                 rules.append(f"cover of {who}: {who} is the original artist, not the performer")

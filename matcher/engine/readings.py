@@ -28,8 +28,8 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from matcher.engine.keys import KEY_MAX, Prepared, TrackSide, prepare
-from matcher.engine.normalize import classify_tag
+from matcher.engine.keys import KEY_MAX, Prepared, TrackSide, cover_role, names_one, prepare
+from matcher.engine.normalize import classify_tag, name_key
 
 __all__ = [
     "CREDITED",
@@ -49,6 +49,7 @@ TITLE_SPLIT_REVERSED = "title_split_reversed"
 TITLE_SPLIT_BARE = "title_split_bare"
 BY = "by"
 QUOTED = "quoted"
+COVER_PERFORMER = "cover_performer"
 # Not stored: a reading made at match time for one catalog row (run_together_keys).
 RUN_TOGETHER = "run_together"
 MAX_READINGS = 3  # every extra reading is an index row: at 12M rows, keep them few
@@ -185,9 +186,54 @@ def _is_tag(part: str) -> bool:
     return True
 
 
-def _candidates(title: str) -> list[tuple[str, str, str]]:
+_BRACKETED_COVER = re.compile(r"[\(\[]([^\(\)\[\]]*\bcover(?:ed)?\b[^\(\)\[\]]*)[\)\]]", re.I)
+_COVER_WORD = re.compile(r"\bcover(?:ed)?\b", re.I)
+_COVER_SEP = re.compile(rf"{_SPACED_SEP.pattern}|\s+\|+\s*")
+
+
+def _cover_performer(title: str, credit: str) -> list[tuple[str, str, str]]:
+    """Readings of a cover upload that names its own performer: `OneRepublic - Apologize (Cover
+    by Corey Gray)`, `See You Again - Wiz Khalifa ft. Charlie Puth (Kina Grannis Cover)` on the
+    channel `Kina Grannis`, `Uptown Funk - Mark Ronson / Bruno Mars - Cover by Pomplamoose`.
+
+    The performer is the name after "cover by", or the name before "cover" when it is the
+    channel's (a channel names itself; `(Bob Dylan cover)` on another channel names the original
+    artist, and gives no reading here). Each other part of the title is read as the song,
+    credited to the performer, with the tag kept as "cover by <performer>" so that the
+    performer's own recording has no cover version and other words (`Acoustic`) still count.
+    """
+    tag, rest = "", title
+    m = _BRACKETED_COVER.search(title)
+    if m:
+        tag, rest = m.group(1), title[: m.start()] + " " + title[m.end() :]
+    else:
+        masked = _mask_brackets(title)
+        cuts = [(c.start(), c.end()) for c in _COVER_SEP.finditer(masked)]
+        if cuts and _COVER_WORD.search(masked[cuts[-1][1] :]):
+            tag, rest = title[cuts[-1][1] :], title[: cuts[-1][0]]
+    if not tag:
+        return []
+    role, who = cover_role(tag.strip())
+    if not who or not _is_name(who):
+        return []
+    if role != "performer" and not (credit and names_one(who, [name_key(credit)])):
+        return []
+    words = " ".join(_COVER_WORD.split(tag.replace(who, " "), maxsplit=1)[0].split())
+    note = f"(cover by {who})" + (f" ({words})" if words else "")
+    rest = rest.replace(" | ", " - ")
+    songs = _parts(rest) or [rest.strip(" -~:_/|")]
+    found = []
+    for song in songs:
+        if song and not names_one(song, [who]) and classify_tag(song) is None:
+            found.append((COVER_PERFORMER, who, f"{song} {note}"))
+    return found[:2]
+
+
+def _candidates(title: str, credit: str = "") -> list[tuple[str, str, str]]:
     """(name, artist, title) texts the title supports, most telling first."""
     found: list[tuple[str, str, str]] = []
+    if _COVER_WORD.search(title):
+        found += _cover_performer(title, credit)
     masked = _mask_brackets(title)
     m = _QUOTED.match(masked)
     if m:
@@ -295,7 +341,8 @@ def extra_readings(
         return []  # "Adele - Hello" credited to Adele: the credited reading split it
     seen = {(credited.side.artist_key, credited.side.title_key, credited.side.version)}
     extra: list[Reading] = []
-    for name, artist, text in _candidates(title):
+    credit = artists if isinstance(artists, str) else (artists[0] if artists else "")
+    for name, artist, text in _candidates(title, credit):
         prepared = prepare(
             artists=artist, title=text, version=version, album=album, duration_s=duration_s
         )
@@ -357,6 +404,8 @@ LABELS = {
     QUOTED: "the quoted title and the artist beside it, read from the title",
     TITLE_SPLIT_BARE: "artist and title both read from the title (Artist - Title), the "
     "bracketed notes after the title left out",
+    COVER_PERFORMER: "a cover that names its performer: the performer and the song, read from "
+    "the title",
     RUN_TOGETHER: "the dataset title is this row's artist and title run together, with no "
     "separator (read for this row only)",
 }

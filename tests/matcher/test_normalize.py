@@ -826,3 +826,63 @@ def test_the_cover_tag_of_a_reading_names_the_original_artist_not_the_performer(
     assert quoted.side.version == ""
     assert "bob dylan" not in quoted.side.artists
     assert any("Bob Dylan is the original artist" in rule for rule in quoted.prepared.rules)
+
+
+@pytest.mark.parametrize(
+    ("channel", "title", "performer", "song"),
+    [
+        # Real SHS100K rows: a cover upload that names its performer (since score-6).
+        ("Corey Gray", "OneRepublic - Apologize (Cover by Corey Gray)", "corey gray", "apologize"),
+        (
+            "Kina Grannis",
+            "See You Again - Wiz Khalifa ft. Charlie Puth (Kina Grannis Cover)",
+            "kina grannis",
+            "see you again",
+        ),
+        ("Anthem Lights", "Let It Go - Frozen | Anthem Lights Cover", "anthem lights", "let it go"),
+        (
+            "PomplamooseMusic",
+            "Uptown Funk - Mark Ronson / Bruno Mars - Cover by Pomplamoose",
+            "pomplamoose",
+            "uptown funk",
+        ),
+    ],
+)
+def test_a_cover_that_names_its_performer_is_read_as_the_performers_recording(
+    channel: str, title: str, performer: str, song: str
+) -> None:
+    from matcher.engine.readings import track_readings
+
+    read = {
+        (r.side.artist_key, r.side.title_key): r
+        for r in track_readings(artists=channel, title=title)
+        if r.name == "cover_performer"
+    }
+    assert (performer, song) in read
+    assert read[(performer, song)].side.version == ""  # the performer's own recording
+
+
+def test_a_cover_tag_naming_another_artist_than_the_channel_gives_no_performer_reading() -> None:
+    from matcher.engine.readings import track_readings
+
+    # Real SHS100K row: `(Bob Dylan cover)` names the original artist, the performer is Telly
+    # Savalas; and a bare tag names nobody.
+    for channel, title in (
+        ("Telly Savalas Fan", 'Telly Savalas - "I Shall Be Released" (Bob Dylan cover)'),
+        ("Daniela Andrade", "Rihanna x Mikky Ekko - Stay (Cover) by Daniela Andrade"),
+    ):
+        names = [r.name for r in track_readings(artists=channel, title=title)]
+        assert "cover_performer" not in names
+
+
+def test_a_performers_acoustic_cover_stays_an_acoustic_version() -> None:
+    from matcher.engine.readings import track_readings
+
+    # Real SHS100K row: the catalog's `Savannah Outen / Hallelujah` is not told it is exact.
+    title = "Hallelujah - Jeff Buckley (Savannah Outen Acoustic Cover) (ft. Jake Coco)"
+    read = [
+        r.side
+        for r in track_readings(artists="Savannah Outen", title=title)
+        if r.name == "cover_performer" and r.side.title_key == "hallelujah"
+    ]
+    assert read and read[0].version == "acoustic"
