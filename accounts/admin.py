@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from accounts.models import ApiToken, Invitation, Membership, Organization
 
@@ -41,7 +42,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "last_used_at",
     ]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are created by their user, who sees the key once
 
 
@@ -60,5 +61,5 @@ class InvitationAdmin(admin.ModelAdmin):
     search_fields = ["email"]
     readonly_fields = ["token_sha256", "invited_by", "created_at", "accepted_at", "accepted_by"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # owners invite from the members page, which sends the link

@@ -10,7 +10,7 @@ from accounts.models import ApiToken, Role
 
 class ApiTokenCreateForm(forms.Form):
     name = forms.CharField(
-        max_length=ApiToken._meta.get_field("name").max_length,  # type: ignore[arg-type]
+        max_length=ApiToken._meta.get_field("name").max_length,
         help_text="What the token is for, e.g. “nightly catalog sync”.",
     )
 
@@ -27,5 +27,6 @@ class MembershipRoleForm(forms.Form):
 class InvitationSignupForm(UserCreationForm):
     """Username and password (twice), checked against AUTH_PASSWORD_VALIDATORS."""
 
-    class Meta(UserCreationForm.Meta):
+    # django-stubs do not declare the Meta that UserCreationForm has (from BaseUserCreationForm).
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         fields = ("username",)

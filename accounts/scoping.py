@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
@@ -54,7 +54,7 @@ class Actor:
     reach, by organization id. ``api`` chooses the errors ``require`` raises (DRF's, whose bodies
     the API's exception handler shapes, or Django's for pages and services)."""
 
-    user: AbstractBaseUser | AnonymousUser
+    user: User | AnonymousUser
     membership: Membership | None
     reach: Mapping[int, Membership] = field(default_factory=dict)
     api: bool = False
@@ -82,7 +82,7 @@ class Actor:
         return Actor(user=self.user, membership=self.membership, reach=reach, api=self.api)
 
 
-def _reach_of(user: AbstractBaseUser | AnonymousUser) -> dict[int, Membership]:
+def _reach_of(user: User | AnonymousUser) -> dict[int, Membership]:
     if not user.is_authenticated:
         return {}
     return {
@@ -91,7 +91,7 @@ def _reach_of(user: AbstractBaseUser | AnonymousUser) -> dict[int, Membership]:
     }
 
 
-def user_actor(user: AbstractBaseUser | AnonymousUser) -> Actor:
+def user_actor(user: User | AnonymousUser) -> Actor:
     """A user outside a request (a service told who acts): every organization they belong to,
     none of them acting."""
     return Actor(user=user, membership=None, reach=_reach_of(user))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -13,15 +13,13 @@ from accounts.models import ApiToken, Invitation, Membership, Organization
 from accounts.scoping import Actor, scoped
 
 
-def organizations_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
+def organizations_for_user(user: User | AnonymousUser) -> QuerySet[Organization]:
     if not user.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user=user).distinct()
 
 
-def membership_for(
-    *, user: AbstractBaseUser | AnonymousUser, organization_id: int
-) -> Membership | None:
+def membership_for(*, user: User | AnonymousUser, organization_id: int) -> Membership | None:
     if not user.is_authenticated:
         return None
     return (
@@ -31,7 +29,7 @@ def membership_for(
     )
 
 
-def default_membership(user: AbstractBaseUser | AnonymousUser) -> Membership | None:
+def default_membership(user: User | AnonymousUser) -> Membership | None:
     if not user.is_authenticated:
         return None
     return (
@@ -42,12 +40,12 @@ def default_membership(user: AbstractBaseUser | AnonymousUser) -> Membership | N
     )
 
 
-def api_tokens_for(*, user: AbstractBaseUser, organization_id: int) -> QuerySet[ApiToken]:
+def api_tokens_for(*, user: User, organization_id: int) -> QuerySet[ApiToken]:
     """The user's own tokens in one organization, newest first (revoked ones included)."""
     return ApiToken.objects.filter(user=user, organization_id=organization_id)
 
 
-def api_token_for_user(*, user: AbstractBaseUser, pk: int) -> ApiToken | None:
+def api_token_for_user(*, user: User, pk: int) -> ApiToken | None:
     return ApiToken.objects.filter(user=user, pk=pk).first()
 
 

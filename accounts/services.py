@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -31,7 +31,7 @@ def organization_get_or_create(*, slug: str, name: str | None = None) -> Organiz
 
 @transaction.atomic
 def membership_set(
-    *, organization: Organization, user: AbstractBaseUser, role: str = Role.MEMBER
+    *, organization: Organization, user: User, role: str = Role.MEMBER
 ) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
@@ -40,14 +40,12 @@ def membership_set(
 
 
 @transaction.atomic
-def user_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:
+def user_create(*, username: str, password: str, email: str = "") -> User:
     user_model = get_user_model()
     return user_model.objects.create_user(username=username, password=password, email=email)
 
 
-def api_token_create(
-    *, user: AbstractBaseUser, organization: Organization, name: str
-) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, organization: Organization, name: str) -> tuple[ApiToken, str]:
     """A new token for ``user`` in ``organization`` and its key, which is never stored or shown
     again (only its SHA-256 is kept)."""
     name = name.strip()
@@ -68,7 +66,7 @@ def api_token_create(
     return token, key
 
 
-def api_token_revoke(*, token: ApiToken, by: AbstractBaseUser) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
     """Stop a token at once. Only its own user may revoke it (owners remove members instead)."""
     if token.user_id != by.pk:
         raise PermissionError("Only the token's owner can revoke it.")
@@ -82,7 +80,7 @@ class MembershipError(Exception):
     """A membership or invitation change that cannot be made; the message is for the user."""
 
 
-def _require_manager(*, organization: Organization, by: AbstractBaseUser) -> None:
+def _require_manager(*, organization: Organization, by: User) -> None:
     require(user_actor(by), MANAGE, organization_id=organization.pk)
 
 
@@ -103,9 +101,7 @@ def _owners_locked(organization: Organization) -> list[int]:
 
 
 @transaction.atomic
-def membership_role_change(
-    *, membership: Membership, role: str, by: AbstractBaseUser
-) -> Membership:
+def membership_role_change(*, membership: Membership, role: str, by: User) -> Membership:
     _require_manager(organization=membership.organization, by=by)
     _check_role(role)
     owners = _owners_locked(membership.organization)
@@ -120,7 +116,7 @@ def membership_role_change(
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, by: AbstractBaseUser) -> None:
+def membership_remove(*, membership: Membership, by: User) -> None:
     """Remove someone from an organization; their API tokens there stop working too."""
     _require_manager(organization=membership.organization, by=by)
     owners = _owners_locked(membership.organization)
@@ -143,7 +139,7 @@ def invitation_token_hash(token: str) -> str:
 
 @transaction.atomic
 def invitation_create(
-    *, organization: Organization, email: str, role: str, invited_by: AbstractBaseUser
+    *, organization: Organization, email: str, role: str, invited_by: User
 ) -> tuple[Invitation, str]:
     """A new invitation and the token for its link (shown in the e-mail only)."""
     _require_manager(organization=organization, by=invited_by)
@@ -174,7 +170,7 @@ def invitation_send(*, invitation: Invitation, accept_url: str) -> None:
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, by: AbstractBaseUser) -> Invitation:
+def invitation_revoke(*, invitation: Invitation, by: User) -> Invitation:
     _require_manager(organization=invitation.organization, by=by)
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
@@ -199,7 +195,7 @@ def invitation_unusable_reason(invitation: Invitation) -> str | None:
 
 
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Join the invitation's organization in its role. The invitation is used once."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     reason = invitation_unusable_reason(invitation)
@@ -222,7 +218,7 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
 @transaction.atomic
 def invitation_accept_new_user(
     *, invitation: Invitation, username: str, password: str
-) -> tuple[AbstractBaseUser, Membership]:
+) -> tuple[User, Membership]:
     """Create an account (with the invitation's e-mail) and join. The caller validated the
     password against AUTH_PASSWORD_VALIDATORS (the form does)."""
     reason = invitation_unusable_reason(invitation)

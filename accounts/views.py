@@ -24,8 +24,9 @@ from accounts.forms import (
     InvitationSignupForm,
     MembershipRoleForm,
 )
+from accounts.http import AuthenticatedHttpRequest
 from accounts.middleware import SESSION_KEY
-from accounts.models import Membership
+from accounts.models import Invitation, Membership
 from accounts.permissions import MANAGE
 from accounts.scoping import page_actor, require
 from accounts.selectors import organizations_for_user
@@ -37,7 +38,7 @@ SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 @login_required
 @require_POST
-def organization_switch(request: HttpRequest) -> HttpResponse:
+def organization_switch(request: AuthenticatedHttpRequest) -> HttpResponse:
     org = get_object_or_404(organizations_for_user(request.user), pk=request.POST.get("org"))
     request.session[SESSION_KEY] = org.pk
     target = request.POST.get("next") or reverse("dashboard")
@@ -59,7 +60,7 @@ def _current_membership(request: HttpRequest) -> Membership:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def account_tokens(request: HttpRequest) -> HttpResponse:
+def account_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The user's tokens in the current organization; a new token's key is shown once, in the
     response to the POST that created it (never stored, never shown again)."""
     membership = _current_membership(request)
@@ -67,13 +68,13 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         new_token, new_key = services.api_token_create(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             organization=membership.organization,
             name=form.cleaned_data["name"],
         )
         form = ApiTokenCreateForm()
     tokens = selectors.api_tokens_for(
-        user=request.user,  # type: ignore[arg-type]
+        user=request.user,
         organization_id=membership.organization_id,
     )
     return render(
@@ -86,11 +87,11 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def account_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = selectors.api_token_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
+def account_token_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    token = selectors.api_token_for_user(user=request.user, pk=pk)
     if token is None:
         raise Http404("No such token.")
-    services.api_token_revoke(token=token, by=request.user)  # type: ignore[arg-type]
+    services.api_token_revoke(token=token, by=request.user)
     messages.success(request, f"Token “{token.name}” ({token.prefix}) revoked: it no longer works.")
     return redirect("account-tokens")
 
@@ -106,7 +107,7 @@ def _manager_membership(request: HttpRequest) -> Membership:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def organization_members(request: HttpRequest) -> HttpResponse:
+def organization_members(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Members of the current organization and its pending invitations (owners only)."""
     membership = _manager_membership(request)
     organization = membership.organization
@@ -116,7 +117,7 @@ def organization_members(request: HttpRequest) -> HttpResponse:
             organization=organization,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
-            invited_by=request.user,  # type: ignore[arg-type]
+            invited_by=request.user,
         )
         url = request.build_absolute_uri(reverse("invitation-accept", args=[token]))
         services.invitation_send(invitation=invitation, accept_url=url)
@@ -148,7 +149,7 @@ def _membership_target(request: HttpRequest, pk: int) -> Membership:
 
 @login_required
 @require_POST
-def organization_member_role(request: HttpRequest, pk: int) -> HttpResponse:
+def organization_member_role(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = _membership_target(request, pk)
     require(page_actor(request), MANAGE, organization_id=target.organization_id)
     form = MembershipRoleForm(request.POST)
@@ -159,7 +160,7 @@ def organization_member_role(request: HttpRequest, pk: int) -> HttpResponse:
         services.membership_role_change(
             membership=target,
             role=form.cleaned_data["role"],
-            by=request.user,  # type: ignore[arg-type]
+            by=request.user,
         )
     except services.MembershipError as exc:
         messages.error(request, str(exc))
@@ -170,10 +171,10 @@ def organization_member_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def organization_member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def organization_member_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = _membership_target(request, pk)
     try:
-        services.membership_remove(membership=target, by=request.user)  # type: ignore[arg-type]
+        services.membership_remove(membership=target, by=request.user)
     except services.MembershipError as exc:
         messages.error(request, str(exc))
         return redirect("org-members")
@@ -185,9 +186,9 @@ def organization_member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def organization_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def organization_invitation_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(selectors.invitations_for(page_actor(request)), pk=pk)
-    services.invitation_revoke(invitation=invitation, by=request.user)  # type: ignore[arg-type]
+    services.invitation_revoke(invitation=invitation, by=request.user)
     messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
     return redirect("org-members")
 
@@ -219,7 +220,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "accounts/invitation_accept.html", context)
         if request.method == "POST":
             try:
-                services.invitation_accept(invitation=invitation, user=user)  # type: ignore[arg-type]
+                services.invitation_accept(invitation=invitation, user=user)
             except services.MembershipError as exc:
                 return render(
                     request, "accounts/invitation_invalid.html", {"reason": str(exc)}, status=410
@@ -250,7 +251,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-def _joined(request: HttpRequest, invitation) -> HttpResponse:  # type: ignore[no-untyped-def]
+def _joined(request: HttpRequest, invitation: Invitation) -> HttpResponse:
     request.session[SESSION_KEY] = invitation.organization_id
     messages.success(
         request,

@@ -8,6 +8,7 @@ Every error answers ``{"error": {"status": <int>, "code": <str>, "detail": <str>
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -15,6 +16,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -74,7 +76,9 @@ class ErrorSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="The HTTP status, repeated")
     code = serializers.CharField(help_text="A stable, machine-readable code (not_found, invalid..)")
     detail = serializers.CharField(help_text="What went wrong and what to do, for a person")
-    fields = serializers.DictField(
+    # A field named like Serializer's own `fields`: the serializer metaclass moves declared fields
+    # out of the class attributes, so the two do not clash (djangorestframework-stubs cannot tell).
+    fields = serializers.DictField(  # type: ignore[assignment]
         help_text="Per input field (dotted path for nested ones), its messages; empty otherwise"
     )
 
@@ -140,8 +144,9 @@ class DownloadNegotiation(DefaultContentNegotiation):
     """Downloads answer their own file type whatever Accept says; their errors are JSON."""
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except exceptions.NotAcceptable:

@@ -336,7 +336,9 @@ class DatasetOverlapSerializer(serializers.Serializer):
 
 
 class BreakdownSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    # A field named like Field's own `label`: the serializer metaclass moves declared fields out
+    # of the class attributes, so the two do not clash (django-stubs cannot tell).
+    label = serializers.CharField()  # type: ignore[assignment]
     rows = serializers.IntegerField()
     found = serializers.IntegerField()
     share = serializers.FloatField()

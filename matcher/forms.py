@@ -3,9 +3,10 @@ mapping form of uploads, plus the datasets) and on the catalog page (start a run
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
 
 from matcher.models import Dataset, DatasetVersion
 from uploads.forms import MappingForm
@@ -22,7 +23,7 @@ class MappingDatasetsForm(MappingForm):
     )
 
 
-def ready_datasets() -> Any:
+def ready_datasets() -> QuerySet[Dataset]:
     return (
         Dataset.objects.filter(current_version__status=DatasetVersion.Status.READY)
         .select_related("current_version")
@@ -31,7 +32,7 @@ def ready_datasets() -> Any:
 
 
 class DatasetChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
+    def label_from_instance(self, obj: Dataset) -> str:
         tracks = obj.current_version.row_count if obj.current_version else 0
         return f"{obj.name} ({tracks:,} tracks)"
 
@@ -50,7 +51,7 @@ class RunStartForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["datasets"]
-        field.queryset = ready_datasets()  # type: ignore[attr-defined]
+        field = cast(DatasetChoiceField, self.fields["datasets"])
+        field.queryset = ready_datasets()
         if not self.is_bound:
-            self.initial["datasets"] = [d.pk for d in field.queryset]  # type: ignore[attr-defined]
+            self.initial["datasets"] = [d.pk for d in field.queryset]

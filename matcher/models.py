@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.db import models
 
 from accounts.models import Organization
 from uploads.models import Catalog, CatalogRow
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
-class ByteOrderCharField(models.CharField):  # type: ignore[type-arg]
+
+class ByteOrderCharField(models.CharField):
     """A CharField sorted and compared byte by byte (collation "C") on PostgreSQL.
 
     For keys and identifiers, which have no language: their btree indexes build about 1.5-2.5x
@@ -18,7 +23,7 @@ class ByteOrderCharField(models.CharField):  # type: ignore[type-arg]
     with p" whatever the database's default collation. Other databases keep their default.
     """
 
-    def db_parameters(self, connection):  # type: ignore[no-untyped-def]
+    def db_parameters(self, connection: BaseDatabaseWrapper) -> dict[str, str | None]:
         params = super().db_parameters(connection)
         if connection.vendor == "postgresql":
             params["collation"] = "C"
@@ -423,10 +428,10 @@ class VerdictEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.old_value or '-'} -> {self.new_value} by {self.user_name}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise AppendOnlyError("Verdict events are append-only: they cannot be updated.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Verdict events are append-only: they cannot be deleted.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
@@ -15,13 +15,13 @@ logger = logging.getLogger(__name__)
 CHUNK_RETRIES = 5
 
 
-def _window(task) -> int | None:  # type: ignore[no-untyped-def]
+def _window(task: Task) -> int | None:
     # In-process (eager) tasks would chain by recursion: there, every chunk is queued at once.
     return None if task.app.conf.task_always_eager else settings.MATCH_RUN_WINDOW
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
-def match_run_dispatch(self, run_id: int) -> int:  # type: ignore[no-untyped-def]
+def match_run_dispatch(self: Task, run_id: int) -> int:
     """Fan a run out into chunk tasks, a window at a time (see services.match_run_begin)."""
     chunk_ids = services.match_run_begin(run_id=run_id, window=_window(self))
     for chunk_id in chunk_ids:
@@ -30,7 +30,7 @@ def match_run_dispatch(self, run_id: int) -> int:  # type: ignore[no-untyped-def
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=CHUNK_RETRIES)
-def match_chunk(self, run_id: int, chunk_id: int) -> int:  # type: ignore[no-untyped-def]
+def match_chunk(self: Task, run_id: int, chunk_id: int) -> int:
     try:
         rows = chunk.match_chunk_process(chunk_id=chunk_id)
         window = _window(self)

@@ -22,6 +22,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -288,7 +289,8 @@ def catalog_run_start(request: HttpRequest, pk: int) -> HttpResponse:
     require(actor, UPLOAD, organization_id=catalog.organization_id)
     form = RunStartForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("datasets", ["Choose the datasets."])))
+        problems = form.errors.get("datasets", ["Choose the datasets."])
+        messages.error(request, " ".join(str(problem) for problem in problems))
         return redirect("catalog-detail", pk=catalog.pk)
     try:
         run = services.match_run_start(
@@ -415,7 +417,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def run_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def run_report_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     run, _membership = selectors.run_for(page_actor(request), pk, READ)
     return exports.report_csv_response(run, bom=request.GET.get("bom") == "1")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -57,7 +57,7 @@ class MappingForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.shown = shown
-        self.fields["sheet"].choices = [
+        cast(forms.ChoiceField, self.fields["sheet"]).choices = [
             (s.name, f"{s.name} (header on row {s.header_row})") for s in sheets
         ]
         columns = [("", "(not in this file)")] + [
@@ -81,7 +81,8 @@ class MappingForm(forms.Form):
         return [self[f"map_{name}"] for name in FIELDS]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         chosen = {
             name: data[f"map_{name}"] for name in FIELDS if data.get(f"map_{name}") is not None
         }

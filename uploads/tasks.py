@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
@@ -30,7 +30,7 @@ STORE_TIME_LIMIT = STORE_SOFT_TIME_LIMIT + 120
     soft_time_limit=STORE_SOFT_TIME_LIMIT,
     time_limit=STORE_TIME_LIMIT,
 )
-def catalog_store_rows(self, catalog_id: int) -> str:  # type: ignore[no-untyped-def]
+def catalog_store_rows(self: Task, catalog_id: int) -> str:
     """Store the rows of a confirmed upload and start its waiting match run."""
     try:
         return services.catalog_rows_store(catalog_id=catalog_id)

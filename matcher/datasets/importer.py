@@ -530,7 +530,7 @@ def _drop_secondary(cur: Any, tables: list[str]) -> _Secondary:
         )
     for name, _ in indexes:
         cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-    return _Secondary([definition for _, definition in indexes], foreign_keys)  # type: ignore[arg-type]
+    return _Secondary([definition for _, definition in indexes], foreign_keys)
 
 
 def _build_saved_index(

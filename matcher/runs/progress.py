@@ -13,7 +13,7 @@ __all__ = ["HTMX_STOP_POLLING", "POLL_SECONDS", "RunProgress", "run_progress"]
 
 
 # The pages' data-status names the states as the browser tests and the docs do.
-PAGE_STATUS = {MatchRun.Status.DONE: "finished"}
+PAGE_STATUS: dict[str, str] = {MatchRun.Status.DONE: "finished"}
 
 
 @dataclass(frozen=True)

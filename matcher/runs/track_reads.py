@@ -269,10 +269,10 @@ def _fetch_rows_orm(
     lookups: Lookups, version_ids: list[int], using: str
 ) -> Iterable[tuple[Any, ...]]:
     """The same lookups through the ORM, for the embedded SQLite default."""
-    conditions = []
+    conditions: list[Q] = []
     for column, keys in lookups.equal.items():
-        for part in slices(keys, 400):
-            conditions.append(Q(**{f"{column}__in": part}))
+        for key_part in slices(keys, 400):
+            conditions.append(Q(**{f"{column}__in": key_part}))
     for artist_key, initial in lookups.artist_title_ranges:
         conditions.append(
             Q(artist_key=artist_key, title_key__gte=initial, title_key__lt=initial + RANGE_END)
@@ -282,8 +282,8 @@ def _fetch_rows_orm(
             conditions.append(Q(**{f"{column}__gte": prefix, f"{column}__lt": prefix + RANGE_END}))
     in_versions = Q(version_id__in=version_ids)
     tracks = DatasetTrack.objects.using(using)
-    for part in slices(lookups.pks, 400):
-        for pk, *rest in tracks.filter(in_versions, pk__in=part).values_list(*TRACK_FIELDS):
+    for pk_part in slices(lookups.pks, 400):
+        for pk, *rest in tracks.filter(in_versions, pk__in=pk_part).values_list(*TRACK_FIELDS):
             yield (pk * READING_SLOTS, *rest)
     for part in slices(conditions, 200):
         condition = part[0] & in_versions

@@ -292,11 +292,11 @@ def _hit(row: dict[str, Any], score: int) -> SearchHit:
 
 
 def _one_field_groups(
-    datasets: Sequence[Dataset], column: str, terms: Sequence[MatchedTerm], typed: dict[str, str]
+    datasets: Sequence[Dataset], column: str, terms: Sequence[MatchedTerm], typed: dict[str, Any]
 ) -> list[DatasetGroup]:
     """Tracks whose `column` is one of the terms' keys: counted per dataset, best keys listed."""
     keys = [t.key for t in terms]
-    versions = {d.current_version_id: d for d in datasets}
+    versions = {d.current_version_id: d for d in datasets if d.current_version_id is not None}
     counts = dict(
         DatasetTrack.objects.filter(version_id__in=versions, **{f"{column}__in": keys})
         .values_list("version_id")
@@ -311,7 +311,7 @@ def _one_field_groups(
         group = DatasetGroup(dataset.slug, dataset.name, dataset.source_url, count)
         rows: list[dict[str, Any]] = []
         for key in keys:  # best key first; each lookup is one range of the key index
-            need = typed["limit"] - len(rows)  # type: ignore[operator]
+            need = typed["limit"] - len(rows)
             if need <= 0:
                 break
             rows += DatasetTrack.objects.filter(version_id=version_id, **{column: key}).values(
@@ -337,7 +337,7 @@ def _both_fields_groups(
     """Tracks with one of the artist keys and one of the title keys (a BitmapAnd of both key
     indexes), plus tracks of the title keys crediting the artist elsewhere (featured, or the
     uploader's channel taken as artist) when those titles are rare enough to score them all."""
-    versions = {d.current_version_id: d for d in datasets}
+    versions = {d.current_version_id: d for d in datasets if d.current_version_id is not None}
     title_keys = [t.key for t in title_terms]
     rows: dict[int, dict[str, Any]] = {}
     if artist_terms:

@@ -64,7 +64,9 @@ class SearchSuggestThrottle(SimpleRateThrottle):
 def _throttle_wait(request: HttpRequest, throttles: list[SimpleRateThrottle]) -> float | None:
     """Seconds to wait when a throttle refuses the request (the pages share the API's rates)."""
     for throttle in throttles:
-        if not throttle.allow_request(request, None):
+        # The API's throttles on a page's plain Django request: they read only its user and
+        # address (META), never the DRF view, which a page does not have.
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
             return throttle.wait() or 1.0
     return None
 
