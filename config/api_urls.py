@@ -3,17 +3,23 @@
 The OpenAPI 3 schema is at /api/schema/ and its documentation page at /api/docs/.
 """
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.http import HttpRequest, JsonResponse
 from django.templatetags.static import static
 from django.urls import path, re_path
+from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from matcher import apis
 from uploads import apis as upload_apis
 
 
-class ApiDocsView(SpectacularSwaggerView):
+# The page's own inline <style> (drf-spectacular's template); its script comes from this same
+# URL with ?script (the split view), so scripts stay "self" only, as on every other page.
+@method_decorator(csp_update({"style-src": [UNSAFE_INLINE]}), name="dispatch")
+class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI served from our own static files (matcher/static/vendor/swagger-ui): the
     service runs offline, so nothing comes from a CDN."""
 

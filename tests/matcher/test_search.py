@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
@@ -224,7 +225,9 @@ def test_search_page_says_once_that_presence_is_not_proof_of_training(client, da
 def test_submitting_the_search_clears_the_suggestion_list(client, datasets):
     body = client.get(reverse("search")).content.decode()
     form = body[body.index('<form id="search-form"') : body.index("</form>")]
-    assert "hx-on::after-request" in form and "search-suggestions" in form
+    assert 'data-clears="search-suggestions"' in form
+    app_js = (Path(settings.BASE_DIR) / "matcher" / "static" / "js" / "app.js").read_text()
+    assert '"data-clears"' in app_js and "htmx:afterRequest" in app_js
 
 
 def test_search_page_without_query_shows_the_form_only(client, datasets):
