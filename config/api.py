@@ -8,6 +8,7 @@ Every error answers ``{"error": {"status": <int>, "code": <str>, "detail": <str>
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,9 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
 
 
 class StandardPagination(PageNumberPagination):
@@ -46,10 +50,44 @@ def _flatten(fields: Any, where: str = "") -> list[str]:
     return [f"{where}: {fields}" if where else str(fields)]
 
 
+# A service the request needs is not answering (the database, the broker or cache's Redis): a
+# 503 the client may retry, in the standard body, never the site's HTML error page.
+OUTAGE_DETAIL = (
+    "A service this request needs (the database or the queue) is not answering. Nothing was "
+    "changed; try again in a minute."
+)
+SERVER_ERROR_DETAIL = "Something went wrong on our side; it has been logged. Try again later."
+
+
+def error_body(status_code: int, code: str, detail: str) -> dict[str, Any]:
+    return {"error": {"status": status_code, "code": code, "detail": detail, "fields": {}}}
+
+
+def outage_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean a backing service is down rather than a bug."""
+    from django.db import DatabaseError, InterfaceError
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from config.throttling import CACHE_ERRORS
+
+    return (DatabaseError, InterfaceError, BrokerError, *CACHE_ERRORS)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # Not an API error: an outage or a bug. Logged with its traceback, answered in the
+        # documented error body (the transaction of the request, if any, is rolled back).
+        set_rollback()
+        if isinstance(exc, outage_errors()):
+            logger.warning("API request failed, a service is down: %r", exc, exc_info=exc)
+            return Response(
+                error_body(503, "unavailable", OUTAGE_DETAIL),
+                status=503,
+                headers={"Retry-After": "30"},
+            )
+        logger.error("API request failed", exc_info=exc)
+        return Response(error_body(500, "server_error", SERVER_ERROR_DETAIL), status=500)
     data = response.data
     fields: dict[str, Any] = {}
     if isinstance(data, dict) and "detail" in data and not isinstance(data["detail"], dict | list):

@@ -1,4 +1,4 @@
-"""GET /healthz reports the database and the broker."""
+"""GET /healthz reports the database, the broker and the cache (tests/test_outages.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_healthz_reports_database_and_redis_ok(client, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "broker": "ok"}
+    assert response.json() == {"database": "ok", "broker": "ok", "cache": "in-process"}
 
 
 @pytest.mark.django_db

@@ -21,12 +21,13 @@ from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.permissions import UPLOAD
 from accounts.scoping import api_actor, require
 from config.api import PayloadTooLarge, StandardPagination, error_responses
+from config.throttling import UploadThrottle
 from uploads import selectors
 from uploads.columns import FIELDS, mapping_errors
 from uploads.models import Catalog, PendingUpload
@@ -169,11 +170,10 @@ class CatalogListApi(APIView):
 
     pagination_class = StandardPagination
     parser_classes = [MultiPartParser, FormParser]
-    throttle_scope = "uploads"
 
     def get_throttles(self) -> list[BaseThrottle]:
         # Only uploads are throttled (THROTTLE_UPLOADS): reading the list is not.
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+        return [UploadThrottle()] if self.request.method == "POST" else []
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method == "POST" and declared_too_large(request.META):

@@ -23,6 +23,7 @@ from accounts.models import Membership
 from accounts.permissions import READ, UPLOAD
 from accounts.scoping import page_actor, require
 from config.polling import HTMX_STOP_POLLING, POLL_SECONDS
+from config.throttling import UploadThrottle, throttle_wait
 from uploads import selectors
 from uploads.columns import FIELDS, column_letter
 from uploads.forms import FIELD_LABELS, CatalogUploadForm, MappingForm
@@ -49,6 +50,18 @@ def catalog_upload(request: HttpRequest) -> HttpResponse:
             # spool the whole request to disk first.
             context = {"form": CatalogUploadForm(), "upload_error": too_large_message()}
             return render(request, "uploads/upload.html", context, status=400)
+        wait = throttle_wait(request, [UploadThrottle()])
+        if wait is not None:
+            # The API's budget (THROTTLE_UPLOADS per user), shared with it.
+            minutes = max(1, round(wait / 60))
+            message = (
+                "You have uploaded as many catalogs as one hour allows: try again in "
+                f"{minutes} minute{'s' if minutes != 1 else ''}."
+            )
+            context = {"form": CatalogUploadForm(), "upload_error": message}
+            response = render(request, "uploads/upload.html", context, status=429)
+            response["Retry-After"] = str(max(1, round(wait)))
+            return response
         return _upload_post(request, membership)
     return render(request, "uploads/upload.html", {"form": CatalogUploadForm()})
 

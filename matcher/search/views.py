@@ -18,6 +18,7 @@ from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, User
 from rest_framework.views import APIView
 
 from config.api import error_responses
+from config.throttling import FailOpenMixin, throttle_wait
 from matcher.search.selectors import (
     MAX_LIMIT,
     MAX_QUERY_CHARS,
@@ -30,11 +31,11 @@ from matcher.search.selectors import (
 PAGE_LIMIT = 10  # tracks shown per dataset on the page
 
 
-class SearchAnonThrottle(AnonRateThrottle):
+class SearchAnonThrottle(FailOpenMixin, AnonRateThrottle):
     scope = "search_anon"
 
 
-class SearchUserThrottle(UserRateThrottle):
+class SearchUserThrottle(FailOpenMixin, UserRateThrottle):
     """Signed-in users and API tokens: a higher rate, counted per user. Anonymous requests are
     left to SearchAnonThrottle."""
 
@@ -46,7 +47,7 @@ class SearchUserThrottle(UserRateThrottle):
         return super().get_cache_key(request, view)
 
 
-class SearchSuggestThrottle(SimpleRateThrottle):
+class SearchSuggestThrottle(FailOpenMixin, SimpleRateThrottle):
     """Suggestions come at every pause in typing: their own, higher rate per client."""
 
     scope = "search_suggest"
@@ -59,16 +60,6 @@ class SearchSuggestThrottle(SimpleRateThrottle):
         user = getattr(request, "user", None)
         ident = user.pk if user is not None and user.is_authenticated else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-def _throttle_wait(request: HttpRequest, throttles: list[SimpleRateThrottle]) -> float | None:
-    """Seconds to wait when a throttle refuses the request (the pages share the API's rates)."""
-    for throttle in throttles:
-        # The API's throttles on a page's plain Django request: they read only its user and
-        # address (META), never the DRF view, which a page does not have.
-        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
-            return throttle.wait() or 1.0
-    return None
 
 
 def _too_many(request: HttpRequest, wait: float) -> HttpResponse:
@@ -92,7 +83,7 @@ def search(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"artist": artist, "title": title, "max_chars": MAX_QUERY_CHARS}
     status = 200
     if artist.strip() or title.strip():
-        wait = _throttle_wait(request, [SearchAnonThrottle(), SearchUserThrottle()])
+        wait = throttle_wait(request, [SearchAnonThrottle(), SearchUserThrottle()])
         if wait is not None:
             return _too_many(request, wait)
         try:
@@ -113,7 +104,7 @@ def search_suggest_view(request: HttpRequest) -> HttpResponse:
     field_name = request.GET.get("field", "artist")
     q = request.GET.get("q", request.GET.get(field_name, ""))
     wants_json = "application/json" in request.headers.get("Accept", "")
-    wait = _throttle_wait(request, [SearchSuggestThrottle()])
+    wait = throttle_wait(request, [SearchSuggestThrottle()])
     if wait is not None:
         if wants_json:
             body = {"error": {"status": 429, "code": "throttled", "fields": {}}}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
+from config.throttling import UploadThrottle
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
 from matcher.runs.services import match_run_create
 from tests.api.conftest import SKELETON, error_of
@@ -126,7 +126,7 @@ def test_a_file_over_the_cap_that_hides_its_size_is_still_refused(as_, db, setti
 
 
 def test_uploads_are_throttled_per_user(as_, db, monkeypatch):
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"uploads": "2/hour"})
+    monkeypatch.setattr(UploadThrottle, "THROTTLE_RATES", {"uploads": "2/hour"})
     client = as_("bob")
     assert upload(client).status_code == 201
     assert upload(client).status_code == 201
