@@ -32,9 +32,12 @@ Decisions worth knowing (also in the tests):
   that are not valid UTF-8 inside a UTF-8 file are read as cp1252 (files edited by two programs).
 - Limits (Limits): the file size is checked before reading, the zip directory of xlsx/xlsm/ods
   (total uncompressed size and compression ratio) before any XML parser sees it, the row count
-  while streaming. openpyxl parses through defusedxml (checked at import), and the .xlsx sheet
-  rows are read with defusedxml's iterparse (faster than openpyxl's cell reader, same values),
-  so entity declarations are refused; calamine (xls, ods) does not expand XML entities.
+  while streaming. Tiny files can describe huge sheets: an .xlsx cell reference sets the width
+  of its row, so .xlsx cells are checked against the column limit and the sheet's last row
+  before a row is built from them (empty cells far to the right are dropped, never padded to).
+  openpyxl parses through defusedxml (checked at import), and the .xlsx sheet rows are read
+  with defusedxml's iterparse (faster than openpyxl's cell reader, same values), so entity
+  declarations are refused; calamine (xls, ods) does not expand XML entities.
 """
 
 from __future__ import annotations
@@ -93,6 +96,10 @@ CSV_SAMPLE_BYTES = 1024 * 1024
 # once the content is big enough to hurt.
 ZIP_RATIO_MIN_BYTES = 10 * 1024 * 1024
 MAX_ZIP_ENTRIES = 10_000
+# The grid of Excel and LibreOffice (column XFD, row 1,048,576): a reference past it was not
+# written by a spreadsheet program.
+SHEET_MAX_COLUMNS = 16_384
+SHEET_MAX_ROWS = 1_048_576
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -173,6 +180,8 @@ class Limits:
     max_rows: int = 2_000_000
     max_uncompressed_bytes: int = 1024**3
     max_compression_ratio: int = 200
+    # Columns read from a sheet; empty cells further right are ignored, values there refused.
+    max_columns: int = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,10 +503,40 @@ def _check_zip(path: Path, filename: str, limits: Limits) -> set[str]:
     return {info.filename for info in infos}
 
 
-def _bomb_error(filename: str, detail: str) -> CatalogFileError:
+def _bomb_error(filename: str, detail: str, sheet: str | None = None) -> CatalogFileError:
     return CatalogFileError(
-        f'"{filename}" was refused: {detail}, which no real catalog needs; it may be damaged or '
-        "built to crash software. Save it again from your spreadsheet program or export a CSV."
+        f'"{filename}"{_sheet_part(sheet)} was refused: {detail}, which no real catalog needs; '
+        "it may be damaged or built to crash software. Save it again from your spreadsheet "
+        "program or export a CSV."
+    )
+
+
+def _reference_text(reference: str) -> str:
+    return reference if len(reference) <= 20 else reference[:17] + "..."
+
+
+def _wide_error(
+    filename: str, sheet: str, reference: str, column: int, limits: Limits
+) -> CatalogFileError:
+    """A value in a column past the limit (column is 0-based)."""
+    if column >= SHEET_MAX_COLUMNS:
+        detail = (
+            f"cell {_reference_text(reference)} is past column XFD, the last column a "
+            "spreadsheet can have"
+        )
+    else:
+        detail = (
+            f"cell {reference} holds a value in column {column + 1:,}, and a catalog is read up "
+            f"to column {column_letter(limits.max_columns - 1)} ({limits.max_columns:,} columns)"
+        )
+    return _bomb_error(filename, detail, sheet)
+
+
+def _deep_error(filename: str, sheet: str, row: int) -> CatalogFileError:
+    return _bomb_error(
+        filename,
+        f"row {row:,} is past row {SHEET_MAX_ROWS:,}, the last row a spreadsheet can have",
+        sheet,
     )
 
 
@@ -892,7 +931,7 @@ def _csv_reader(path: Path, filename: str) -> _Reader:
     return _Reader("csv", [filename], open_rows, lambda: None, encoding, delimiter)
 
 
-def _openpyxl_reader(path: Path, filename: str) -> _Reader:
+def _openpyxl_reader(path: Path, filename: str, limits: Limits) -> _Reader:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -909,7 +948,7 @@ def _openpyxl_reader(path: Path, filename: str) -> _Reader:
     def open_rows(name: str) -> RowSource:
         worksheet = sheets[name]
         if _fast_sheet_supported(worksheet):
-            yield from _fast_sheet_rows(worksheet)
+            yield from _fast_sheet_rows(worksheet, filename, limits)
             return
         # A wrong <dimension> (A1:XFD1048576 from some exporters) would pad every row.
         worksheet.reset_dimensions()
@@ -951,12 +990,15 @@ def _fast_sheet_supported(worksheet: Any) -> bool:
 
 
 def _column_index(reference: str) -> int:
-    """ "A1" -> 0, "AB12" -> 27."""
+    """ "A1" -> 0, "AB12" -> 27; SHEET_MAX_COLUMNS for any reference past column XFD (so that a
+    hostile reference of a million letters is no million-digit number)."""
     number = 0
     for char in reference:
         if char <= "9":
             break
         number = number * 26 + (ord(char.upper()) - 64)
+        if number > SHEET_MAX_COLUMNS:
+            return SHEET_MAX_COLUMNS
     return number - 1
 
 
@@ -972,7 +1014,10 @@ def _inline_text(node: Any) -> str | None:
     return "".join(parts) if parts or plain is not None else None
 
 
-def _fast_sheet_rows(worksheet: Any) -> RowSource:
+def _fast_sheet_rows(worksheet: Any, filename: str, limits: Limits) -> RowSource:
+    """The sheet's non-empty rows as (row number, values). The <dimension> is not trusted (some
+    exporters write A1:XFD1048576): each row is as wide as its last value, and a reference past
+    the sheet's grid, or a value past limits.max_columns, is refused before the row is built."""
     from defusedxml.ElementTree import iterparse
     from openpyxl.utils.datetime import from_excel, from_ISO8601
 
@@ -993,6 +1038,8 @@ def _fast_sheet_rows(worksheet: Any) -> RowSource:
                 continue
             reference = element.get("r")
             number = int(reference) if reference else expected
+            if number > SHEET_MAX_ROWS:
+                raise _deep_error(filename, worksheet.title, number)
             values: list[Any] = []
             column = 0
             for cell in element:
@@ -1000,6 +1047,9 @@ def _fast_sheet_rows(worksheet: Any) -> RowSource:
                     continue
                 coordinate = cell.get("r")
                 column = _column_index(coordinate) if coordinate else column
+                if column >= SHEET_MAX_COLUMNS:
+                    where = coordinate or f"{column_letter(column)}{number}"
+                    raise _wide_error(filename, worksheet.title, where, column, limits)
                 kind = cell.get("t", "n")
                 value: Any
                 if kind == "inlineStr":
@@ -1030,15 +1080,20 @@ def _fast_sheet_rows(worksheet: Any) -> RowSource:
                         value = bool(int(value))
                     elif kind == "d":
                         value = from_ISO8601(value)
+                if column >= limits.max_columns:
+                    if not _is_empty(value):
+                        where = coordinate or f"{column_letter(column)}{number}"
+                        raise _wide_error(filename, worksheet.title, where, column, limits)
+                    column += 1
+                    continue
                 if column >= len(values):
                     values.extend([None] * (column - len(values)))
                     values.append(value)
                 else:
                     values[column] = value
                 column += 1
-            while expected < number:
-                yield expected, []
-                expected += 1
+            # Rows missing from the XML are empty: readers skip those, so none is made up here
+            # (a first row at 1,000,000 would otherwise be a million empty rows).
             yield number, values
             expected = number + 1
             # Drop the parsed row from the tree so that memory stays flat however long the sheet.
@@ -1090,7 +1145,7 @@ def _open_reader(path: Path, filename: str, limits: Limits) -> _Reader:
                 raise _not_spreadsheet(filename, "a PowerPoint presentation")
             raise _not_spreadsheet(filename, "a zip archive")
         try:
-            return _openpyxl_reader(path, filename)
+            return _openpyxl_reader(path, filename, limits)
         except CatalogFileError:
             raise
         except Exception as error:

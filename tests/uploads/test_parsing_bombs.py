@@ -1,0 +1,126 @@
+"""Tiny files that would expand into huge sheets (issue 18): each is refused before the work, with
+the message of the other refused files, and in bounded memory.
+
+Each bomb is built in tmp_path and opened in a fresh interpreter: calamine allocates in Rust,
+where tracemalloc cannot see, and ru_maxrss only ever rises, so a child process measures its own
+peak from a clean start. The child's address space is capped, so a bomb that slips through fails
+the test (MemoryError or a kill) instead of taking the machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.uploads.test_parsing import parse, rewrite_zip, write_xlsx
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMORY_BOUND = 200 * 1024**2  # peak RSS a refused file may add; the bombs took 2.5 GB before
+ADDRESS_SPACE = 3 * 1024**3
+
+CHILD = """
+import json, resource, sys
+from pathlib import Path
+
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
+from uploads.parsing import CatalogFileError, list_sheets, open_catalog
+
+path = Path(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+message = None
+try:
+    list_sheets(path, filename=path.name)
+    with open_catalog(path, filename=path.name) as catalog:
+        for _row in catalog.rows():
+            pass
+except CatalogFileError as error:
+    message = str(error)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"message": message, "peak_bytes": (after - before) * 1024}))
+"""
+
+
+def refusal(path: Path) -> str:
+    """The message the file is refused with, asserting that opening it stayed in bounded memory.
+    (The timeout only keeps a failing run short; it is no assertion about speed.)"""
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(ADDRESS_SPACE)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["peak_bytes"] < MEMORY_BOUND, outcome
+    assert outcome["message"] is not None, "the file was read, not refused"
+    message: str = outcome["message"]
+    assert "\n" not in message and "was refused" in message
+    return message
+
+
+# --- xlsx: cell references far outside the sheet ------------------------------------------------
+
+
+def test_a_cell_at_column_zzzzzz_is_refused_naming_the_cell(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "wide.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    rewrite_zip(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace('r="B2"', 'r="ZZZZZZ2"'))
+    assert path.stat().st_size < 10_000
+    message = refusal(path)
+    assert message.startswith('"wide.xlsx", sheet "Tracks" was refused: cell ZZZZZZ2 ')
+    assert "XFD" in message
+
+
+def test_a_value_past_the_column_limit_is_refused(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "wide.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    # Column 5,000 exists in Excel, but no catalog has that many columns.
+    rewrite_zip(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace('r="B2"', 'r="GJH2"'))
+    message = refusal(path)
+    assert "cell GJH2" in message and "1,000 columns" in message
+
+
+def test_empty_styled_cells_far_to_the_right_are_ignored(tmp_path: Path) -> None:
+    # Some exporters write formatted empty cells up to the last column: they are not padded.
+    path = write_xlsx(tmp_path / "styled.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    rewrite_zip(
+        path,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace("</row>", '<c r="XFD1" s="0"/></row>', 1),
+    )
+    rows = parse(path)
+    assert [(row.row_number, row.cells) for row in rows] == [(2, {"Artist": "A", "Title": "B"})]
+
+
+def test_a_header_at_row_100_million_is_refused_naming_the_row(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "deep.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+
+    def move_down(xml: str) -> str:
+        for old, new in (("1", "100000000"), ("2", "100000001")):
+            xml = xml.replace(f'<row r="{old}"', f'<row r="{new}"')
+            xml = xml.replace(f'A{old}"', f'A{new}"').replace(f'B{old}"', f'B{new}"')
+        return xml
+
+    rewrite_zip(path, "xl/worksheets/sheet1.xml", move_down)
+    message = refusal(path)
+    assert message.startswith('"deep.xlsx", sheet "Tracks" was refused: row 100,000,000 ')
+    assert "1,048,576" in message
+
+
+def test_a_header_far_down_inside_the_sheet_is_read_without_walking_the_gap(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(tmp_path / "low.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+
+    def move_down(xml: str) -> str:
+        for old, new in (("1", "1000000"), ("2", "1000001")):
+            xml = xml.replace(f'<row r="{old}"', f'<row r="{new}"')
+            xml = xml.replace(f'A{old}"', f'A{new}"').replace(f'B{old}"', f'B{new}"')
+        return xml
+
+    rewrite_zip(path, "xl/worksheets/sheet1.xml", move_down)
+    assert [row.row_number for row in parse(path)] == [1_000_001]
+
+
+# --- xlsx: share
