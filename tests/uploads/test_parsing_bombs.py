@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from tests.uploads.test_parsing import parse, rewrite_zip, write_xlsx
@@ -123,4 +124,40 @@ def test_a_header_far_down_inside_the_sheet_is_read_without_walking_the_gap(
     assert [row.row_number for row in parse(path)] == [1_000_001]
 
 
-# --- xlsx: share
+# --- xlsx: shared strings that expand far beyond the file ---------------------------------------
+
+
+def test_shared_strings_that_expand_past_their_limit_are_refused_before_reading(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(tmp_path / "strings.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    # 110 MB of distinct strings compressing about 20 times: under the ratio limit, so only a
+    # bound on the part itself stops openpyxl from loading them all into memory.
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part,
+    ):
+        part.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+        written = 0
+        number = 0
+        while written < 110 * 1024**2:
+            chunk = "".join(
+                f"<si><t>Track {index:09d}</t></si>" for index in range(number, number + 50_000)
+            ).encode()
+            number += 50_000
+            written += part.write(chunk)
+        part.write(b"</sst>")
+
+    def register(xml: str) -> str:
+        return xml.replace(
+            "</Types>",
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        )
+
+    rewrite_zip(path, "[Content_Types].xml", register)
+    info = zipfile.ZipFile(path).getinfo("xl/sharedStrings.xml")
+    assert info.file_size / info.compress_size < 200 and path.stat().st_size < 20 * 1024**2
+    message = refusal(path)
+    assert message.startswith('"strings.xlsx" was refused: the text of its cells')
+    assert "100 MB" in message
