@@ -33,12 +33,14 @@ Decisions worth knowing (also in the tests):
 - Limits (Limits): the file size is checked before reading, the zip directory of xlsx/xlsm/ods
   (total uncompressed size, compression ratio, size of the shared-strings table, which openpyxl
   holds in memory) before any XML parser sees it, the row count while streaming. Tiny files can
-  describe huge sheets: an .xlsx cell reference sets the width of its row, so .xlsx cells are
-  checked against the column limit and the sheet's last row before a row is built from them
-  (empty cells far to the right are dropped, never padded to). openpyxl parses through
-  defusedxml (checked at import), and the .xlsx sheet rows are read with defusedxml's iterparse
-  (faster than openpyxl's cell reader, same values), so entity declarations are refused;
-  calamine (xls, ods) does not expand XML entities.
+  describe huge sheets: an .xlsx cell reference sets the width of its row and an .ods cell can
+  repeat itself across 16,384 columns and a million rows. So .xlsx cells are checked against the
+  column limit and the sheet's last row before a row is built from them (empty cells far to the
+  right are dropped, never padded to), and an .ods content.xml is scanned for the extent of its
+  cells that hold a value (columns, rows, cells) before calamine expands it. openpyxl parses
+  through defusedxml (checked at import), the .xlsx sheet rows are read with defusedxml's
+  iterparse (faster than openpyxl's cell reader, same values) and the .ods scan with defusedxml's
+  SAX parser, so entity declarations are refused; calamine (xls, ods) does not expand them.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ import logging
 import re
 import unicodedata
 import warnings
+import xml.sax
+import xml.sax.handler
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -188,6 +192,8 @@ class Limits:
     max_shared_strings_bytes: int = 100 * 1024**2
     # Columns read from a sheet; empty cells further right are ignored, values there refused.
     max_columns: int = 1_000
+    # calamine (.ods) builds the sheet as one grid from A1 to the last value, ~120 bytes a cell.
+    max_cells: int = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -1167,6 +1173,116 @@ def _calamine_reader(path: Path, filename: str, kind: str) -> _Reader:
     return _Reader(kind, names, open_rows, close)
 
 
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_ODS_CELLS = ("table-cell", "covered-table-cell")
+
+
+@dataclass(slots=True)
+class _OdsTable:
+    name: str
+    row: int = 0  # rows before the current one
+    rows_repeated: int = 1
+    column: int = 0  # columns before the current cell
+    columns_repeated: int = 1
+    cell_depth: int = 0  # > 0 inside a cell
+    cell_has_value: bool = False
+    width: int = 0  # columns up to the last value so far
+    height: int = 0  # rows up to the last value so far
+
+
+class _OdsExtent(xml.sax.handler.ContentHandler):
+    """Follows content.xml as calamine reads it, counting repeated rows and cells without
+    expanding them, and refuses a sheet whose values reach past the limits. Empty cells and
+    rows only move the position: LibreOffice writes the rest of every row and sheet as repeated
+    empty cells (number-columns-repeated="16384"), and calamine does not keep those."""
+
+    def __init__(self, filename: str, limits: Limits) -> None:
+        super().__init__()
+        self.filename = filename
+        self.limits = limits
+        self.tables: list[_OdsTable] = []
+
+    def startElementNS(self, name: tuple[str | None, str], qname: Any, attrs: Any) -> None:
+        uri, local = name
+        table = self.tables[-1] if self.tables else None
+        if uri == _TABLE_NS and local == "table":
+            self.tables.append(_OdsTable(attrs.get((_TABLE_NS, "name"), "")))
+        elif table is None:
+            return
+        elif table.cell_depth:
+            table.cell_depth += 1
+        elif uri == _TABLE_NS and local == "table-row":
+            table.rows_repeated = self._repeat(attrs, "number-rows-repeated")
+            table.column = 0
+        elif uri == _TABLE_NS and local in _ODS_CELLS:
+            table.cell_depth = 1
+            table.columns_repeated = self._repeat(attrs, "number-columns-repeated")
+            table.cell_has_value = (_OFFICE_NS, "value-type") in attrs
+
+    def characters(self, content: str) -> None:
+        if self.tables and self.tables[-1].cell_depth and not content.isspace():
+            self.tables[-1].cell_has_value = True
+
+    def endElementNS(self, name: tuple[str | None, str], qname: Any) -> None:
+        if not self.tables:
+            return
+        table = self.tables[-1]
+        uri, local = name
+        if table.cell_depth > 1:
+            table.cell_depth -= 1
+        elif table.cell_depth == 1:
+            table.cell_depth = 0
+            if table.cell_has_value:
+                self._check(table)
+            table.column += table.columns_repeated
+        elif uri == _TABLE_NS and local == "table-row":
+            table.row += table.rows_repeated
+        elif uri == _TABLE_NS and local == "table":
+            self.tables.pop()
+
+    def _repeat(self, attrs: Any, name: str) -> int:
+        try:
+            return max(int(attrs.get((_TABLE_NS, name), 1)), 1)
+        except ValueError:
+            return 1
+
+    def _check(self, table: _OdsTable) -> None:
+        right = table.column + table.columns_repeated
+        bottom = table.row + table.rows_repeated
+        if right > self.limits.max_columns:
+            reference = f"{column_letter(right - 1)}{table.row + 1}"
+            raise _wide_error(self.filename, table.name, reference, right - 1, self.limits)
+        if bottom > SHEET_MAX_ROWS:
+            raise _deep_error(self.filename, table.name, bottom)
+        table.width = max(table.width, right)
+        table.height = max(table.height, bottom)
+        cells = table.width * table.height
+        if cells > self.limits.max_cells:
+            raise _bomb_error(
+                self.filename,
+                f"its values would fill {table.height:,} rows by {table.width:,} columns "
+                f"({cells:,} cells) once unpacked, and an .ods sheet is read up to "
+                f"{self.limits.max_cells:,} cells",
+                table.name,
+            )
+
+
+def _check_ods_extent(path: Path, filename: str, limits: Limits) -> None:
+    """Refuse an .ods whose repeated cells would expand past the limits, before calamine
+    builds its sheets (it expands every repeated cell that holds a value)."""
+    from defusedxml.sax import make_parser
+
+    parser = make_parser()
+    parser.setFeature(xml.sax.handler.feature_namespaces, True)
+    parser.setContentHandler(_OdsExtent(filename, limits))
+    with zipfile.ZipFile(path) as archive:
+        if "content.xml" not in archive.namelist():
+            return  # calamine reports the missing part
+        with archive.open("content.xml") as content:
+            parser.parse(content)
+
+
 def _open_reader(path: Path, filename: str, limits: Limits) -> _Reader:
     _check_size(path, filename, limits)
     with path.open("rb") as handle:
@@ -1181,6 +1297,7 @@ def _open_reader(path: Path, filename: str, limits: Limits) -> _Reader:
             return _calamine_reader(path, filename, "xls")
         names = _check_zip(path, filename, limits)
         if kind == "ods":
+            _check_ods_extent(path, filename, limits)
             return _calamine_reader(path, filename, "ods")
         if "xl/workbook.xml" not in names and not any(n.endswith("workbook.xml") for n in names):
             if "word/document.xml" in names:

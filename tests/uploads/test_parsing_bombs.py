@@ -14,7 +14,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.uploads.test_parsing import parse, rewrite_zip, write_xlsx
+import pytest
+
+from tests.uploads.test_parsing import parse, rewrite_zip, write_ods_table, write_xlsx
+from uploads.parsing import CatalogFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMORY_BOUND = 200 * 1024**2  # peak RSS a refused file may add; the bombs took 2.5 GB before
@@ -23,6 +26,10 @@ ADDRESS_SPACE = 3 * 1024**3
 CHILD = """
 import json, resource, sys
 from pathlib import Path
+
+import pytest
+
+from uploads.parsing import CatalogFileError
 
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
 from uploads.parsing import CatalogFileError, list_sheets, open_catalog
@@ -161,3 +168,86 @@ def test_shared_strings_that_expand_past_their_limit_are_refused_before_reading(
     message = refusal(path)
     assert message.startswith('"strings.xlsx" was refused: the text of its cells')
     assert "100 MB" in message
+
+
+# --- ods: repeated cells --------------------------------------------------------------------------
+
+STRING_CELL = '<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>'
+HEADER_ROW = (
+    "<table:table-row>"
+    + STRING_CELL.format("Artist")
+    + STRING_CELL.format("Title")
+    + "</table:table-row>"
+)
+
+
+def test_an_ods_of_a_thousand_rows_of_16384_repeated_values_is_refused(tmp_path: Path) -> None:
+    path = write_ods_table(
+        tmp_path / "repeat.ods",
+        HEADER_ROW + '<table:table-row table:number-rows-repeated="1000">'
+        '<table:table-cell office:value-type="string" table:number-columns-repeated="16384">'
+        "<text:p>x</text:p></table:table-cell></table:table-row>",
+    )
+    assert path.stat().st_size < 2_000
+    message = refusal(path)
+    assert message.startswith('"repeat.ods", sheet "Catalog" was refused: ')
+    assert "column 16,384" in message and "1,000 columns" in message
+
+
+def test_an_ods_of_many_repeated_rows_of_values_is_refused(tmp_path: Path) -> None:
+    # Narrow but long: 20 columns on 1,000,000 rows would be 20 million cells in memory.
+    path = write_ods_table(
+        tmp_path / "long.ods",
+        HEADER_ROW + '<table:table-row table:number-rows-repeated="1000000">'
+        '<table:table-cell office:value-type="string" table:number-columns-repeated="20">'
+        "<text:p>x</text:p></table:table-cell></table:table-row>",
+    )
+    message = refusal(path)
+    assert "20,000,020 cells" in message
+
+
+def test_an_ods_header_at_row_100_million_is_refused(tmp_path: Path) -> None:
+    path = write_ods_table(
+        tmp_path / "deep.ods",
+        '<table:table-row table:number-rows-repeated="99999999"><table:table-cell/>'
+        "</table:table-row>" + HEADER_ROW,
+    )
+    message = refusal(path)
+    assert "row 100,000,000" in message and "1,048,576" in message
+
+
+def test_a_libreoffice_ods_with_trailing_empty_repeated_cells_still_parses(
+    tmp_path: Path,
+) -> None:
+    # What LibreOffice writes: the rest of each row and of the sheet as repeated empty cells.
+    empty_rest = '<table:table-cell table:number-columns-repeated="16382"/>'
+    row = (
+        "<table:table-row>"
+        + STRING_CELL.format("{}")
+        + STRING_CELL.format("{}")
+        + empty_rest
+        + "</table:table-row>"
+    )
+    path = write_ods_table(
+        tmp_path / "lo.ods",
+        '<table:table-column table:number-columns-repeated="16384"/>'
+        + row.format("Artist", "Title")
+        + row.format("A", "B")
+        + '<table:table-row table:style-name="ro1" table:number-rows-repeated="1048574">'
+        '<table:table-cell table:style-name="ce1" table:number-columns-repeated="16384"/>'
+        "</table:table-row>",
+    )
+    assert [(row.row_number, row.cells) for row in parse(path)] == [
+        (2, {"Artist": "A", "Title": "B"})
+    ]
+
+
+def test_entity_declarations_in_an_ods_are_refused_by_the_scan(tmp_path: Path) -> None:
+    path = write_ods_table(tmp_path / "ent.ods", HEADER_ROW)
+    rewrite_zip(
+        path,
+        "content.xml",
+        lambda xml: xml.replace("?>", '?><!DOCTYPE x [<!ENTITY e "lol">]>', 1),
+    )
+    with pytest.raises(CatalogFileError, match="contains XML entity declarations"):
+        parse(path)
