@@ -251,3 +251,20 @@ def test_entity_declarations_in_an_ods_are_refused_by_the_scan(tmp_path: Path) -
     )
     with pytest.raises(CatalogFileError, match="contains XML entity declarations"):
         parse(path)
+
+
+def test_repeated_rows_of_values_within_the_limits_are_read_as_rows(tmp_path: Path) -> None:
+    # LibreOffice writes identical rows once, with number-rows-repeated.
+    path = write_ods_table(
+        tmp_path / "same.ods",
+        HEADER_ROW
+        + '<table:table-row table:number-rows-repeated="3">'
+        + STRING_CELL.format("A")
+        + '<table:table-cell office:value-type="string" table:number-columns-repeated="1">'
+        "<text:p>B</text:p></table:table-cell></table:table-row>",
+    )
+    assert [(row.row_number, row.values["title"]) for row in parse(path)] == [
+        (2, "B"),
+        (3, "B"),
+        (4, "B"),
+    ]
