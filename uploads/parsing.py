@@ -47,6 +47,7 @@ Decisions worth knowing (also in the tests):
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -566,7 +567,7 @@ def _reference_text(reference: str) -> str:
 
 
 def _wide_error(
-    filename: str, sheet: str, reference: str, column: int, limits: Limits
+    filename: str, sheet: str | None, reference: str, column: int, limits: Limits
 ) -> CatalogFileError:
     """A value in a column past the limit (column is 0-based)."""
     if column >= SHEET_MAX_COLUMNS:
@@ -582,7 +583,7 @@ def _wide_error(
     return _bomb_error(filename, detail, sheet)
 
 
-def _deep_error(filename: str, sheet: str, row: int) -> CatalogFileError:
+def _deep_error(filename: str, sheet: str | None, row: int) -> CatalogFileError:
     return _bomb_error(
         filename,
         f"row {row:,} is past row {SHEET_MAX_ROWS:,}, the last row a spreadsheet can have",
@@ -1174,16 +1175,45 @@ def _calamine_reader(path: Path, filename: str, kind: str) -> _Reader:
 
 
 @dataclass(slots=True)
+class _Grid:
+    """The extent of a sheet's values as calamine builds it: one grid from A1 to the last
+    value. value() refuses a value past the limits before calamine would allocate for it."""
+
+    filename: str
+    sheet: str | None
+    limits: Limits
+    width: int = 0
+    height: int = 0
+
+    def value(self, right: int, bottom: int, reference: str) -> None:
+        """A value (or a block of repeated ones) reaching column `right` and row `bottom`
+        (1-based); reference names its first cell."""
+        if right > self.limits.max_columns:
+            raise _wide_error(self.filename, self.sheet, reference, right - 1, self.limits)
+        if bottom > SHEET_MAX_ROWS:
+            raise _deep_error(self.filename, self.sheet, bottom)
+        self.width = max(self.width, right)
+        self.height = max(self.height, bottom)
+        cells = self.width * self.height
+        if cells > self.limits.max_cells:
+            raise _bomb_error(
+                self.filename,
+                f"its values would fill {self.height:,} rows by {self.width:,} columns "
+                f"({cells:,} cells) once unpacked, and a sheet is read up to "
+                f"{self.limits.max_cells:,} cells",
+                self.sheet,
+            )
+
+
+@dataclass(slots=True)
 class _OdsTable:
-    name: str
+    grid: _Grid
     row: int = 0  # rows before the current one
     rows_repeated: int = 1
     column: int = 0  # columns before the current cell
     columns_repeated: int = 1
     cell_depth: int = 0  # > 0 inside a cell
     cell_has_value: bool = False
-    width: int = 0  # columns up to the last value so far
-    height: int = 0  # rows up to the last value so far
 
 
 _ODS_TABLE = "table:table"
@@ -1221,7 +1251,8 @@ class _OdsExtent:
     def start(self, name: str, attrs: dict[str, str]) -> None:
         table = self.table
         if name == _ODS_TABLE:
-            self.table = _OdsTable(attrs.get("table:name", ""))
+            grid = _Grid(self.filename, attrs.get("table:name", ""), self.limits)
+            self.table = _OdsTable(grid)
             self.tables.append(self.table)
         elif table is None:
             return
@@ -1255,23 +1286,59 @@ class _OdsExtent:
 
     def _check(self, table: _OdsTable) -> None:
         right = table.column + table.columns_repeated
-        bottom = table.row + table.rows_repeated
-        if right > self.limits.max_columns:
-            reference = f"{column_letter(right - 1)}{table.row + 1}"
-            raise _wide_error(self.filename, table.name, reference, right - 1, self.limits)
-        if bottom > SHEET_MAX_ROWS:
-            raise _deep_error(self.filename, table.name, bottom)
-        table.width = max(table.width, right)
-        table.height = max(table.height, bottom)
-        cells = table.width * table.height
-        if cells > self.limits.max_cells:
-            raise _bomb_error(
-                self.filename,
-                f"its values would fill {table.height:,} rows by {table.width:,} columns "
-                f"({cells:,} cells) once unpacked, and an .ods sheet is read up to "
-                f"{self.limits.max_cells:,} cells",
-                table.name,
-            )
+        reference = f"{column_letter(right - 1)}{table.row + 1}"
+        table.grid.value(right, table.row + table.rows_repeated, reference)
+
+
+def _check_xlsx_extent(path: Path, filename: str, limits: Limits) -> None:
+    """Before calamine reads an .xlsx that openpyxl could not: bound the extent of every
+    sheet's values, as for .ods (calamine would allocate the grid up to a cell at ZZZZZZ2 or
+    row 10^8, and abort the process when that fails). Every part whose root is a worksheet is
+    scanned, whatever its name; only this rare path pays for the extra read."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml.ElementTree import iterparse
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as source, contextlib.suppress(ParseError):
+                # Images and macros are no XML; a broken sheet calamine cannot read either
+                # (its values are checked as they are met, up to the break).
+                _check_worksheet_extent(
+                    iterparse(source, events=("start", "end")), filename, limits
+                )
+
+
+def _check_worksheet_extent(
+    events: Iterator[tuple[str, Any]], filename: str, limits: Limits
+) -> None:
+    grid = _Grid(filename, None, limits)
+    row = column = 0
+    open_elements: list[Any] = []
+    for event, element in events:
+        local = element.tag.rpartition("}")[2]
+        if event == "start":
+            if not open_elements and local != "worksheet":
+                return  # not a sheet (styles, strings, drawings...): calamine reads no cells there
+            open_elements.append(element)
+            if local == "row":
+                reference = element.get("r")
+                row = int(reference) if reference else row + 1
+                column = -1
+            elif local == "c":
+                coordinate = element.get("r")
+                column = _column_index(coordinate) if coordinate else column + 1
+            continue
+        open_elements.pop()
+        if local == "c":
+            if any(child.tag.rpartition("}")[2] in ("v", "is") for child in element):
+                reference = element.get("r") or f"{column_letter(column)}{row}"
+                grid.value(column + 1, row, _reference_text(reference))
+        elif any(e.tag.rpartition("}")[2] == "c" for e in open_elements):
+            continue  # inside a cell: its value is looked at when the cell ends
+        # Drop what has been looked at, so that memory stays flat however long the part.
+        if open_elements:
+            open_elements[-1].remove(element)
 
 
 def _check_ods_extent(path: Path, filename: str, limits: Limits) -> None:
@@ -1338,6 +1405,7 @@ def _open_reader(path: Path, filename: str, limits: Limits) -> _Reader:
         except Exception as error:
             # openpyxl is strict about some exporters' quirks; calamine often still reads them.
             logger.info("openpyxl failed, trying calamine", extra={"error": repr(error)})
+            _check_xlsx_extent(path, filename, limits)
             try:
                 return _calamine_reader(path, filename, "xlsx")
             except Exception:

@@ -131,6 +131,38 @@ def test_a_header_far_down_inside_the_sheet_is_read_without_walking_the_gap(
     assert [row.row_number for row in parse(path)] == [1_000_001]
 
 
+def break_styles_for_openpyxl(path: Path) -> None:
+    # openpyxl refuses a non-numeric number format id; calamine reads the workbook anyway.
+    rewrite_zip(path, "xl/styles.xml", lambda xml: xml.replace('numFmtId="0"', 'numFmtId="x"', 1))
+
+
+def test_an_xlsx_only_calamine_can_read_is_still_read(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "quirk.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    break_styles_for_openpyxl(path)
+    assert [(row.row_number, row.cells) for row in parse(path)] == [
+        (2, {"Artist": "A", "Title": "B"})
+    ]
+
+
+def test_a_cell_at_column_zzzzzz_is_refused_before_calamine_reads_it_too(tmp_path: Path) -> None:
+    # calamine would allocate the grid up to that cell and abort the process when it cannot.
+    path = write_xlsx(tmp_path / "wide.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    break_styles_for_openpyxl(path)
+    rewrite_zip(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace('r="B2"', 'r="ZZZZZZ2"'))
+    assert refusal(path).startswith('"wide.xlsx" was refused: cell ZZZZZZ2 is past column XFD')
+
+
+def test_a_header_at_row_30_million_is_refused_before_calamine_reads_it(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "deep.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    break_styles_for_openpyxl(path)
+    rewrite_zip(
+        path,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace('<row r="2"', '<row r="30000000"').replace('2"', '30000000"'),
+    )
+    assert "row 30,000,000 is past row 1,048,576" in refusal(path)
+
+
 # --- xlsx: shared strings that expand far beyond the file ---------------------------------------
 
 
