@@ -78,6 +78,11 @@ def write_ods(path: Path, rows: Sequence[Sequence[Any]]) -> Path:
     body = "".join(
         "<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows
     )
+    return write_ods_table(path, body)
+
+
+def write_ods_table(path: Path, body: str) -> Path:
+    """An .ods whose one sheet, "Catalog", holds the given table XML (rows, repeats...)."""
     content = (
         '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
         'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
