@@ -125,7 +125,13 @@ def page(browser, live_server, request, shots) -> Iterator[Any]:  # type: ignore
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.errors = errors  # JavaScript errors of the pages, for tests to check
+    blocked: list[str] = []  # what the Content-Security-Policy refused (a console error)
+    tab.on(
+        "console",
+        lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     yield tab
+    assert blocked == [], f"the Content-Security-Policy blocked: {blocked[:3]}"
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed and not tab.is_closed():
         # Best effort: the failure itself is what the report is about.
