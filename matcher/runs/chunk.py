@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.db import statistics_refresh
 from matcher.engine.identifiers import identifiers_in, normalize_isrc
 from matcher.engine.keys import (
     Prepared,
@@ -110,35 +111,55 @@ def match_chunk_process(*, chunk_id: int) -> int:
             pk=run.pk, status=MatchRun.Status.RUNNING, chunks_done=F("chunk_count")
         ).update(status=MatchRun.Status.DONE, finished_at=timezone.now())
         if finished:
-            _settle_duplicates(run.pk)
+            _settle_duplicates(run.pk, run.catalog_id)
     if finished:
         logger.info("match run finished", extra={"run": run.pk, "rows": current.total_rows})
+        # The report's figures, pages and exports read the run's results and matches, which the
+        # statistics do not cover yet: refresh them rather than wait for autovacuum.
+        statistics_refresh(RowResult, Match)
         # Verdicts carried over and report figures stored now, so the first view is fast.
         report_prepare(run=MatchRun.objects.get(pk=run.pk))
     return len(rows)
 
 
-def _settle_duplicates(run_id: int) -> None:
-    """A duplicate row was matched once, through its first occurrence: give it that outcome."""
-    dup_results = RowResult.objects.filter(
-        run_id=run_id, catalog_row__duplicate_of__isnull=False
-    ).select_related("catalog_row")
-    originals = {
-        r.catalog_row_id: r
-        for r in RowResult.objects.filter(
-            run_id=run_id,
-            catalog_row_id__in=dup_results.values("catalog_row__duplicate_of_id"),
-        )
-    }
+def _settle_duplicates(run_id: int, catalog_id: int) -> None:
+    """A duplicate row was matched once, through its first occurrence: give it that outcome.
+
+    Two single-table scans joined here, in memory that follows the duplicates: their plans are
+    scans whatever the statistics say. The run's rows are new (written by this transaction and
+    the chunks before it), so statistics rarely cover them yet, and the join this used to be
+    was then planned as a nested loop that rescanned the run once per row (> 150 s, holding the
+    run's lock, for a few hundred repeated rows).
+    """
+    original_of = dict(
+        CatalogRow.objects.filter(catalog_id=catalog_id, duplicate_of__isnull=False)
+        .order_by()
+        .values_list("id", "duplicate_of_id")
+        .iterator(2000)
+    )
+    if not original_of:
+        return
+    wanted = set(original_of.values())
+    outcome: dict[int, tuple[str, str, int]] = {}
+    duplicates: list[tuple[int, int, str]] = []  # (result, catalog row, status)
+    results = (
+        RowResult.objects.filter(run_id=run_id)
+        .order_by()
+        .values_list("pk", "catalog_row_id", "status", "best_kind", "best_confidence")
+    )
+    for pk, row_id, status, best_kind, best_confidence in results.iterator(2000):
+        if row_id in original_of:
+            duplicates.append((pk, row_id, status))
+        if row_id in wanted:
+            outcome[row_id] = (status, best_kind, best_confidence)
     changed = []
-    for result in dup_results:
-        original = originals.get(result.catalog_row.duplicate_of_id or 0)
-        if original is None or result.status == RowResult.Status.INVALID:
+    for pk, row_id, status in duplicates:
+        original = outcome.get(original_of[row_id])
+        if original is None or status == RowResult.Status.INVALID:
             continue
-        result.status = original.status
-        result.best_kind = original.best_kind
-        result.best_confidence = original.best_confidence
-        changed.append(result)
+        changed.append(
+            RowResult(pk=pk, status=original[0], best_kind=original[1], best_confidence=original[2])
+        )
     RowResult.objects.bulk_update(
         changed, ["status", "best_kind", "best_confidence"], batch_size=1000
     )
