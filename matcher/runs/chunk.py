@@ -77,7 +77,20 @@ def match_chunk_process(*, chunk_id: int) -> int:
     run = chunk.run
     if chunk.status == MatchChunk.Status.DONE or run.status != MatchRun.Status.RUNNING:
         return 0
-    MatchChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
+    with transaction.atomic():
+        # A chunk whose row is locked is being written by another copy of this task (a
+        # redelivery, a re-queue): waiting for it would only hold a worker until it is done.
+        claimed = (
+            MatchChunk.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=chunk_id)
+            .order_by("pk")  # not the default order, whose join would lock the run's row too
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if claimed is None:
+            logger.info("match chunk skipped: being written", extra={"chunk": chunk_id})
+            return 0
+        MatchChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
     thresholds = Thresholds.from_dict(run.thresholds)
     version_ids = list(run.dataset_versions.values_list("pk", flat=True))
     dataset_of_version = dict(
