@@ -15,7 +15,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.db import statistics_refresh
 from matcher.engine.identifiers import identifiers_in, normalize_isrc
 from matcher.engine.keys import (
     Prepared,
@@ -37,6 +36,7 @@ from matcher.models import (
 from matcher.reports.services import report_prepare
 from matcher.runs.blocking import Blocked, Query, block_candidates
 from matcher.runs.evidence import match_evidence
+from matcher.runs.services import match_run_statistics_refresh
 from matcher.runs.track_reads import Candidate, fill_provenance
 from uploads.models import CatalogRow
 
@@ -129,7 +129,7 @@ def match_chunk_process(*, chunk_id: int) -> int:
         logger.info("match run finished", extra={"run": run.pk, "rows": current.total_rows})
         # The report's figures, pages and exports read the run's results and matches, which the
         # statistics do not cover yet: refresh them rather than wait for autovacuum.
-        statistics_refresh(RowResult, Match)
+        match_run_statistics_refresh(run_id=run.pk)
         # Verdicts carried over and report figures stored now, so the first view is fast.
         report_prepare(run=MatchRun.objects.get(pk=run.pk))
     return len(rows)

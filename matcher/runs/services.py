@@ -16,6 +16,7 @@ from django.db import DatabaseError, OperationalError, transaction
 from django.utils import timezone
 
 from config.celery import enqueue
+from config.db import statistics_refresh
 from matcher.engine.score import (
     ENGINE_VERSION,
     Thresholds,
@@ -23,14 +24,17 @@ from matcher.engine.score import (
 from matcher.models import (
     Dataset,
     DatasetVersion,
+    Match,
     MatchChunk,
     MatchRun,
+    RowResult,
 )
 from uploads.models import Catalog
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_TASK = "matcher.tasks.match_run_dispatch"  # queued by name: see config.celery.enqueue
+STATISTICS_TASK = "matcher.tasks.match_run_statistics"
 
 
 class MatchRunError(Exception):
@@ -228,6 +232,9 @@ def match_run_cancel(*, run: MatchRun, wait: bool = False) -> bool:
             MatchRun.objects.filter(pk=run.pk).update(
                 status=MatchRun.Status.CANCELLED, finished_at=timezone.now()
             )
+            # Its partial report is shown: planned from statistics taken before the run, its
+            # pages would go row by row. Off the request, as ANALYZE may take a second.
+            transaction.on_commit(partial(enqueue, STATISTICS_TASK, run.pk), robust=True)
     except OperationalError as exc:
         if not lock_not_available(exc):
             raise
@@ -242,6 +249,13 @@ def match_run_cancel(*, run: MatchRun, wait: bool = False) -> bool:
 def lock_not_available(exc: DatabaseError) -> bool:
     """Whether `exc` is PostgreSQL's "row locked" answer to NOWAIT (SQLSTATE 55P03)."""
     return getattr(exc.__cause__, "sqlstate", None) == "55P03"
+
+
+def match_run_statistics_refresh(*, run_id: int) -> None:
+    """Planner statistics that cover the results and matches of a run that has ended, for its
+    report's pages and exports (the chunk that finishes a run calls it; a cancel queues it)."""
+    statistics_refresh(RowResult, Match)
+    logger.info("match run statistics refreshed", extra={"run": run_id})
 
 
 def match_run_fail(*, run_id: int, reason: str) -> None:

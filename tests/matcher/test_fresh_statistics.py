@@ -18,6 +18,7 @@ import pytest
 from django.db import connection
 
 from matcher.models import MatchChunk, MatchRun, RowResult
+from matcher.reports import exports, selectors
 from matcher.runs.chunk import match_chunk_process
 from matcher.runs.services import match_run_begin, match_run_create
 from tests.factories import stored_catalog
@@ -78,6 +79,25 @@ def _run_to_the_end(catalog: Any) -> MatchRun:
     return run
 
 
+def _read_the_report(run: MatchRun) -> None:
+    """What the report page, its filters and the exports read."""
+    selectors.report_summary(run)
+    for query in (
+        {},
+        {"kind": "exact"},
+        {"status": "unmatched", "sort": "-confidence"},
+        {"q": "song"},
+    ):
+        filters = selectors.ReportFilters.from_query(query)
+        ids = list(selectors.row_table(run, filters=filters).values_list("pk", flat=True)[:50])
+        selectors.row_table_count(run, filters)
+        results = selectors.row_results_in_order(ids)
+        selectors.run_matches_by_row(
+            run, [r.catalog_row.duplicate_of_id or r.catalog_row_id for r in results]
+        )
+    assert sum(1 for _ in exports.report_csv_lines(run)) > ROWS
+
+
 def _work(node: dict[str, Any]) -> float:
     """Tuples handled by a plan node and its children: rows out and rows thrown away, per loop."""
     loops = node.get("Actual Loops", 1)
@@ -120,6 +140,7 @@ def test_storing_and_running_a_repeated_catalog_stays_linear_with_stale_statisti
     with connection.execute_wrapper(probe):
         catalog = stored_catalog(label, "repeated.csv", path=_repeated_catalog(tmp_path))
         run = _run_to_the_end(catalog)
+        _read_the_report(run)
 
     assert catalog.row_count == ROWS
     assert catalog.duplicate_count == ROWS - DISTINCT

@@ -7,6 +7,7 @@ Two connections: a thread holds the lock (as the chunk's transaction does) while
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,13 +84,16 @@ def _chunks(run: MatchRun) -> list[MatchChunk]:
 
 
 def test_cancelling_while_a_chunk_holds_the_runs_lock_answers_that_it_is_busy(
-    run: MatchRun,
+    run: MatchRun, caplog: pytest.LogCaptureFixture
 ) -> None:
     with row_locked(MatchRun, run.pk), pytest.raises(MatchRunBusy, match="Cancel it again"):
         match_run_cancel(run=run)
     assert MatchRun.objects.get(pk=run.pk).status == MatchRun.Status.RUNNING
-    assert match_run_cancel(run=run)
+    with caplog.at_level(logging.INFO, logger="matcher.runs.services"):
+        assert match_run_cancel(run=run)
     assert MatchRun.objects.get(pk=run.pk).status == MatchRun.Status.CANCELLED
+    # Its partial report is read next: the statistics were refreshed once the cancel committed.
+    assert "match run statistics refreshed" in caplog.messages
 
 
 def test_the_cancel_api_answers_409_run_busy_while_a_chunk_holds_the_runs_lock(
