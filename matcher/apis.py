@@ -287,7 +287,11 @@ class RunCancelApi(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         run = _run_for(request, pk, UPLOAD)
-        if not services.match_run_cancel(run=run):
+        try:
+            cancelled = services.match_run_cancel(run=run)
+        except services.MatchRunBusy as exc:
+            raise Conflict(str(exc), code="run_busy") from exc
+        if not cancelled:
             run.refresh_from_db(fields=["status"])
             if run.status != MatchRun.Status.CANCELLED:
                 raise Conflict(f"Run {run.pk} is already {run.status}.", code="run_finished")

@@ -45,7 +45,7 @@ def on_catalog_rows_settled(*, catalog: Catalog, **_: Any) -> None:
 
 def on_catalog_deleting(*, catalog: Catalog, **_: Any) -> None:
     for run in catalog.runs.filter(status__in=[MatchRun.Status.QUEUED, MatchRun.Status.RUNNING]):
-        match_run_cancel(run=run)
+        match_run_cancel(run=run, wait=True)  # the deletion waits for a chunk's lock anyway
 
 
 def catalog_upload_confirm(

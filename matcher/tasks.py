@@ -53,6 +53,12 @@ def match_chunk(self: Task, run_id: int, chunk_id: int) -> int:
 
 
 @shared_task(ignore_result=True)
+def match_run_statistics(run_id: int) -> None:
+    """Statistics that cover a run that has ended (queued when it is cancelled)."""
+    services.match_run_statistics_refresh(run_id=run_id)
+
+
+@shared_task(ignore_result=True)
 def match_runs_watchdog() -> dict[str, int]:
     """Periodic (celery beat): re-queue the unfinished work of runs whose tasks were lost."""
     report = watchdog.match_runs_check()

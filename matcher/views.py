@@ -412,7 +412,10 @@ def run_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run, _membership = selectors.run_for(page_actor(request), pk, UPLOAD)
-    services.match_run_cancel(run=run)
+    try:
+        services.match_run_cancel(run=run)
+    except services.MatchRunBusy as exc:
+        messages.error(request, str(exc))
     return redirect("run-detail", pk=run.pk)
 
 

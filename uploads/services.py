@@ -23,11 +23,12 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import F, Min, Window
 from django.utils import timezone
 
 from accounts.models import Organization
 from config.celery import enqueue
+from config.db import statistics_refresh
 from matcher.engine.identifiers import spotify_track_id, youtube_video_id
 from matcher.engine.normalize import fold
 from uploads.columns import mapping_headers
@@ -238,6 +239,10 @@ def _store_rows(catalog: Catalog, parsed: ParsedCatalog) -> None:
             f'"{catalog.name}" has a header row but no rows under it. Add the '
             "recordings and upload it again."
         )
+    # What follows (planning the run's chunks, matching, the report) reads these rows; planned
+    # from statistics that predate them, such reads can go row by row. After the commit, so
+    # that the sample holds committed rows and no lock is kept while the transaction lasts.
+    transaction.on_commit(partial(statistics_refresh, CatalogRow), robust=True)
     catalog.row_count = total
     catalog.invalid_count = invalid
     catalog.mojibake_repaired = parsed.repaired_mojibake
@@ -598,28 +603,25 @@ def _catalog_row(parsed: ParsedRow, catalog: Catalog) -> CatalogRow:
 
 
 def _flag_duplicates(catalog: Catalog) -> int:
-    """Point each repeated row at its first occurrence; it is then matched once."""
-    first_ids: dict[str, int] = {}
-    duplicates: list[CatalogRow] = []
-    # Only keys seen more than once are loaded, so memory follows the duplicates, not the file.
+    """Point each repeated row at its first occurrence; it is then matched once.
+
+    One pass over the catalog's rows with a window function (the first id of each key), whose
+    plan is a scan and a sort whatever the statistics say: the new rows are not in them yet
+    while they are being stored, and a semi join on the repeated keys was planned as a nested
+    loop over the catalog, once per row (quadratic; 10,000 rows took 38-56 s).
+    """
     repeated = (
         CatalogRow.objects.filter(catalog=catalog)
         .exclude(dedup_key="")
-        .values("dedup_key")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .values_list("dedup_key", flat=True)
+        .annotate(first_id=Window(Min("id"), partition_by=[F("dedup_key")]))
+        .filter(id__gt=F("first_id"))
+        .order_by()
+        .values_list("id", "first_id")
     )
-    rows = (
-        CatalogRow.objects.filter(catalog=catalog, dedup_key__in=repeated)
-        .order_by("id")
-        .only("id", "dedup_key")
-    )
-    for row in rows.iterator(2000):
-        first = first_ids.setdefault(row.dedup_key, row.pk)
-        if first != row.pk:
-            row.duplicate_of_id = first
-            duplicates.append(row)
+    duplicates = [
+        CatalogRow(pk=row_id, duplicate_of_id=first_id)
+        for row_id, first_id in repeated.iterator(2000)
+    ]
     CatalogRow.objects.bulk_update(duplicates, ["duplicate_of"], batch_size=1000)
     return len(duplicates)
 

@@ -402,12 +402,13 @@ def _copy_load(
                 close()  # stops the workers if the load failed part-way
         mark = time.monotonic()
         summary.phases["load"] = mark - loading
-        if saved is not None:
-            # fresh statistics so the duplicate removal joins by hash, not row by row
-            for table in tables:
-                cur.execute(f"ANALYZE {table}")
-            summary.phases["analyze"] = time.monotonic() - mark
-            mark = time.monotonic()
+        # Fresh statistics so the duplicate removal joins by hash, not row by row: a load too
+        # small to rebuild the indexes is still new to the statistics (its version is estimated
+        # at one row), and the ranking's semi join would then rescan the repeated ids per track.
+        for table in tables:
+            cur.execute(f"ANALYZE {table}")
+        summary.phases["analyze"] = time.monotonic() - mark
+        mark = time.monotonic()
         summary.duplicate_count = _remove_duplicates(
             cur, version_id, [path.name[:255] for path in paths], summary.details, saved
         )

@@ -36,6 +36,7 @@ from matcher.models import (
 from matcher.reports.services import report_prepare
 from matcher.runs.blocking import Blocked, Query, block_candidates
 from matcher.runs.evidence import match_evidence
+from matcher.runs.services import match_run_statistics_refresh
 from matcher.runs.track_reads import Candidate, fill_provenance
 from uploads.models import CatalogRow
 
@@ -76,7 +77,20 @@ def match_chunk_process(*, chunk_id: int) -> int:
     run = chunk.run
     if chunk.status == MatchChunk.Status.DONE or run.status != MatchRun.Status.RUNNING:
         return 0
-    MatchChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
+    with transaction.atomic():
+        # A chunk whose row is locked is being written by another copy of this task (a
+        # redelivery, a re-queue): waiting for it would only hold a worker until it is done.
+        claimed = (
+            MatchChunk.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=chunk_id)
+            .order_by("pk")  # not the default order, whose join would lock the run's row too
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if claimed is None:
+            logger.info("match chunk skipped: being written", extra={"chunk": chunk_id})
+            return 0
+        MatchChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
     thresholds = Thresholds.from_dict(run.thresholds)
     version_ids = list(run.dataset_versions.values_list("pk", flat=True))
     dataset_of_version = dict(
@@ -110,35 +124,55 @@ def match_chunk_process(*, chunk_id: int) -> int:
             pk=run.pk, status=MatchRun.Status.RUNNING, chunks_done=F("chunk_count")
         ).update(status=MatchRun.Status.DONE, finished_at=timezone.now())
         if finished:
-            _settle_duplicates(run.pk)
+            _settle_duplicates(run.pk, run.catalog_id)
     if finished:
         logger.info("match run finished", extra={"run": run.pk, "rows": current.total_rows})
+        # The report's figures, pages and exports read the run's results and matches, which the
+        # statistics do not cover yet: refresh them rather than wait for autovacuum.
+        match_run_statistics_refresh(run_id=run.pk)
         # Verdicts carried over and report figures stored now, so the first view is fast.
         report_prepare(run=MatchRun.objects.get(pk=run.pk))
     return len(rows)
 
 
-def _settle_duplicates(run_id: int) -> None:
-    """A duplicate row was matched once, through its first occurrence: give it that outcome."""
-    dup_results = RowResult.objects.filter(
-        run_id=run_id, catalog_row__duplicate_of__isnull=False
-    ).select_related("catalog_row")
-    originals = {
-        r.catalog_row_id: r
-        for r in RowResult.objects.filter(
-            run_id=run_id,
-            catalog_row_id__in=dup_results.values("catalog_row__duplicate_of_id"),
-        )
-    }
+def _settle_duplicates(run_id: int, catalog_id: int) -> None:
+    """A duplicate row was matched once, through its first occurrence: give it that outcome.
+
+    Two single-table scans joined here, in memory that follows the duplicates: their plans are
+    scans whatever the statistics say. The run's rows are new (written by this transaction and
+    the chunks before it), so statistics rarely cover them yet, and the join this used to be
+    was then planned as a nested loop that rescanned the run once per row (> 150 s, holding the
+    run's lock, for a few hundred repeated rows).
+    """
+    original_of = dict(
+        CatalogRow.objects.filter(catalog_id=catalog_id, duplicate_of__isnull=False)
+        .order_by()
+        .values_list("id", "duplicate_of_id")
+        .iterator(2000)
+    )
+    if not original_of:
+        return
+    wanted = set(original_of.values())
+    outcome: dict[int, tuple[str, str, int]] = {}
+    duplicates: list[tuple[int, int, str]] = []  # (result, catalog row, status)
+    results = (
+        RowResult.objects.filter(run_id=run_id)
+        .order_by()
+        .values_list("pk", "catalog_row_id", "status", "best_kind", "best_confidence")
+    )
+    for pk, row_id, status, best_kind, best_confidence in results.iterator(2000):
+        if row_id in original_of:
+            duplicates.append((pk, row_id, status))
+        if row_id in wanted:
+            outcome[row_id] = (status, best_kind, best_confidence)
     changed = []
-    for result in dup_results:
-        original = originals.get(result.catalog_row.duplicate_of_id or 0)
-        if original is None or result.status == RowResult.Status.INVALID:
+    for pk, row_id, status in duplicates:
+        original = outcome.get(original_of[row_id])
+        if original is None or status == RowResult.Status.INVALID:
             continue
-        result.status = original.status
-        result.best_kind = original.best_kind
-        result.best_confidence = original.best_confidence
-        changed.append(result)
+        changed.append(
+            RowResult(pk=pk, status=original[0], best_kind=original[1], best_confidence=original[2])
+        )
     RowResult.objects.bulk_update(
         changed, ["status", "best_kind", "best_confidence"], batch_size=1000
     )

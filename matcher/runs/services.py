@@ -12,10 +12,11 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, OperationalError, transaction
 from django.utils import timezone
 
 from config.celery import enqueue
+from config.db import statistics_refresh
 from matcher.engine.score import (
     ENGINE_VERSION,
     Thresholds,
@@ -23,18 +24,25 @@ from matcher.engine.score import (
 from matcher.models import (
     Dataset,
     DatasetVersion,
+    Match,
     MatchChunk,
     MatchRun,
+    RowResult,
 )
 from uploads.models import Catalog
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_TASK = "matcher.tasks.match_run_dispatch"  # queued by name: see config.celery.enqueue
+STATISTICS_TASK = "matcher.tasks.match_run_statistics"
 
 
 class MatchRunError(Exception):
     """A run cannot start; the message is for the person who asked."""
+
+
+class MatchRunBusy(Exception):
+    """A chunk is writing the run's results (it holds the run's row): ask again in a moment."""
 
 
 def default_thresholds() -> Thresholds:
@@ -203,11 +211,51 @@ def match_chunk_next(*, chunk_id: int, window: int) -> int | None:
     )
 
 
-def match_run_cancel(*, run: MatchRun) -> bool:
-    updated = MatchRun.objects.filter(
-        pk=run.pk, status__in=[MatchRun.Status.QUEUED, MatchRun.Status.RUNNING]
-    ).update(status=MatchRun.Status.CANCELLED, finished_at=timezone.now())
-    return bool(updated)
+def match_run_cancel(*, run: MatchRun, wait: bool = False) -> bool:
+    """Cancel a queued or running run; False when it is finished already. Its chunks still
+    queued then do nothing (they find the run no longer running).
+
+    A chunk holds the run's row while it writes its results; the answer does not wait for it
+    (that can last as long as the chunk's task): MatchRunBusy, to be asked again in a moment.
+    With `wait` (deleting the catalog, which has to wait for the chunk anyway), it waits.
+    """
+    try:
+        with transaction.atomic():
+            active = (
+                MatchRun.objects.select_for_update(nowait=not wait)
+                .filter(pk=run.pk, status__in=[MatchRun.Status.QUEUED, MatchRun.Status.RUNNING])
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if active is None:
+                return False
+            MatchRun.objects.filter(pk=run.pk).update(
+                status=MatchRun.Status.CANCELLED, finished_at=timezone.now()
+            )
+            # Its partial report is shown: planned from statistics taken before the run, its
+            # pages would go row by row. Off the request, as ANALYZE may take a second.
+            transaction.on_commit(partial(enqueue, STATISTICS_TASK, run.pk), robust=True)
+    except OperationalError as exc:
+        if not lock_not_available(exc):
+            raise
+        logger.info("match run cancel refused: busy", extra={"run": run.pk})
+        raise MatchRunBusy(
+            f"Run {run.pk} is saving the results of a part of the catalog right now, so it "
+            "cannot be cancelled this second. Cancel it again in a moment."
+        ) from exc
+    return True
+
+
+def lock_not_available(exc: DatabaseError) -> bool:
+    """Whether `exc` is PostgreSQL's "row locked" answer to NOWAIT (SQLSTATE 55P03)."""
+    return getattr(exc.__cause__, "sqlstate", None) == "55P03"
+
+
+def match_run_statistics_refresh(*, run_id: int) -> None:
+    """Planner statistics that cover the results and matches of a run that has ended, for its
+    report's pages and exports (the chunk that finishes a run calls it; a cancel queues it)."""
+    statistics_refresh(RowResult, Match)
+    logger.info("match run statistics refreshed", extra={"run": run_id})
 
 
 def match_run_fail(*, run_id: int, reason: str) -> None:

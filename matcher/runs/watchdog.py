@@ -2,7 +2,9 @@
 worker that died before Redis redelivered) and puts their unfinished chunks back on the queue,
 or fails them with a reason the user sees.
 
-Re-queuing is always safe: a chunk task that finds its chunk done writes nothing.
+Re-queuing is always safe: a chunk task that finds its chunk done writes nothing. A re-queue
+counts as an attempt of the chunk, and a chunk (or run) whose row is locked is being written by
+its task, so it is not re-queued: a stuck chunk is not multiplied.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db import transaction
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from matcher.models import MatchChunk, MatchRun
@@ -50,42 +53,8 @@ def match_runs_check(
         last = max(t for t in (run.last_chunk, run.started_at, run.created_at) if t is not None)
         if now - last < stall:
             continue
-        worn = (
-            run.chunks.filter(
-                status=MatchChunk.Status.PENDING, attempts__gte=settings.MATCH_CHUNK_MAX_ATTEMPTS
-            )
-            .order_by("index")
-            .first()
-        )
-        if worn is not None:
-            match_run_fail(
-                run_id=run.pk,
-                reason=(
-                    f"part {worn.index + 1} of the catalog could not be matched"
-                    f" after {worn.attempts} attempts; the run was stopped. Start it again, "
-                    "and contact support if it fails again."
-                ),
-            )
-            report.failed.append(run.pk)
-            continue
-        if now - last >= give_up:
-            minutes = int(give_up.total_seconds() // 60)
-            match_run_fail(
-                run_id=run.pk,
-                reason=(
-                    f"no progress for {minutes} minutes: no worker picked up the remaining work. "
-                    "Check that workers are running, then start the run again."
-                ),
-            )
-            report.failed.append(run.pk)
-            continue
-        pending = list(
-            run.chunks.filter(status=MatchChunk.Status.PENDING)
-            .order_by("index")
-            .values_list("pk", flat=True)
-        )
-        if pending:
-            report.requeue[run.pk] = pending
+        with transaction.atomic():
+            _check_stalled(run, now - last >= give_up, give_up, report)
     # The chunk that finishes a run prepares its report; a worker lost between the two (or a run
     # finished before the figures' format changed) leaves it to this check, never to a page.
     unprepared = ~Q(report_figures__has_key="format") | ~Q(report_figures__format=FIGURES_FORMAT)
@@ -102,3 +71,62 @@ def match_runs_check(
             },
         )
     return report
+
+
+def _check_stalled(
+    run: MatchRun, past_give_up: bool, give_up: timedelta, report: WatchdogReport
+) -> None:
+    """Fail a stalled run, or count and re-queue its pending chunks, never waiting for a lock.
+
+    A chunk holds its row and the run's while it writes its results: such a chunk is at work,
+    however long it takes, so the run (run's row locked) or the chunk (its row locked) is left
+    alone. Copies of a chunk that is still writing would only wait for its locks, each holding a
+    worker and a connection until its time limit.
+    """
+    locked = (
+        MatchRun.objects.select_for_update(skip_locked=True)
+        .filter(pk=run.pk, status=MatchRun.Status.RUNNING)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if locked is None:
+        return  # a chunk is writing its results, or the run has just finished
+    worn = (
+        run.chunks.filter(
+            status=MatchChunk.Status.PENDING, attempts__gte=settings.MATCH_CHUNK_MAX_ATTEMPTS
+        )
+        .order_by("index")
+        .first()
+    )
+    if worn is not None:
+        match_run_fail(
+            run_id=run.pk,
+            reason=(
+                f"part {worn.index + 1} of the catalog could not be matched"
+                f" after {worn.attempts} attempts; the run was stopped. Start it again, "
+                "and contact support if it fails again."
+            ),
+        )
+        report.failed.append(run.pk)
+        return
+    if past_give_up:
+        minutes = int(give_up.total_seconds() // 60)
+        match_run_fail(
+            run_id=run.pk,
+            reason=(
+                f"no progress for {minutes} minutes: no worker picked up the remaining work. "
+                "Check that workers are running, then start the run again."
+            ),
+        )
+        report.failed.append(run.pk)
+        return
+    pending = list(
+        run.chunks.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=MatchChunk.Status.PENDING)
+        .order_by("index")
+        .values_list("pk", flat=True)
+    )
+    if pending:
+        # A re-queue is an attempt: a chunk that never finishes is given up after the limit.
+        MatchChunk.objects.filter(pk__in=pending).update(attempts=F("attempts") + 1)
+        report.requeue[run.pk] = pending
