@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from config.celery import enqueue
@@ -211,18 +211,26 @@ def match_chunk_next(*, chunk_id: int, window: int) -> int | None:
     )
 
 
+CANCEL_LOCK_WAIT_MS = 2000  # how long a cancel waits for a chunk that is saving its results
+
+
 def match_run_cancel(*, run: MatchRun, wait: bool = False) -> bool:
     """Cancel a queued or running run; False when it is finished already. Its chunks still
     queued then do nothing (they find the run no longer running).
 
-    A chunk holds the run's row while it writes its results; the answer does not wait for it
-    (that can last as long as the chunk's task): MatchRunBusy, to be asked again in a moment.
-    With `wait` (deleting the catalog, which has to wait for the chunk anyway), it waits.
+    A chunk holds the run's row while it writes its results, usually for a second or two; the
+    answer waits for it at most CANCEL_LOCK_WAIT_MS (a stuck chunk can hold it as long as its
+    task lasts), then MatchRunBusy, to be asked again in a moment. With `wait` (deleting the
+    catalog, which has to wait for the chunk anyway), it waits.
     """
     try:
         with transaction.atomic():
+            if not wait and connection.vendor == "postgresql":
+                with connection.cursor() as cur:
+                    # A constant, not input; SET takes no bound parameters.
+                    cur.execute(f"SET LOCAL lock_timeout = {int(CANCEL_LOCK_WAIT_MS)}")
             active = (
-                MatchRun.objects.select_for_update(nowait=not wait)
+                MatchRun.objects.select_for_update()
                 .filter(pk=run.pk, status__in=[MatchRun.Status.QUEUED, MatchRun.Status.RUNNING])
                 .values_list("pk", flat=True)
                 .first()
@@ -247,7 +255,8 @@ def match_run_cancel(*, run: MatchRun, wait: bool = False) -> bool:
 
 
 def lock_not_available(exc: DatabaseError) -> bool:
-    """Whether `exc` is PostgreSQL's "row locked" answer to NOWAIT (SQLSTATE 55P03)."""
+    """Whether `exc` is PostgreSQL's "row locked" answer to NOWAIT or lock_timeout (SQLSTATE
+    55P03)."""
     return getattr(exc.__cause__, "sqlstate", None) == "55P03"
 
 
