@@ -73,21 +73,27 @@ def outage_errors() -> tuple[type[BaseException], ...]:
     return (DatabaseError, InterfaceError, BrokerError, *CACHE_ERRORS)
 
 
+def unexpected_error(exc: BaseException | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) for an exception that is no API error: 503 with Retry-After for
+    an outage, else 500. The API's handler and the site's 500 handler (config.errors, for
+    errors outside DRF, which Django has logged already) both answer with it."""
+    if exc is not None and isinstance(exc, outage_errors()):
+        return 503, error_body(503, "unavailable", OUTAGE_DETAIL), {"Retry-After": "30"}
+    return 500, error_body(500, "server_error", SERVER_ERROR_DETAIL), {}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
-        # Not an API error: an outage or a bug. Logged with its traceback, answered in the
-        # documented error body (the transaction of the request, if any, is rolled back).
+        # Not an API error: an outage or a bug, answered in the documented error body (the
+        # transaction of the request, if any, is rolled back).
         set_rollback()
-        if isinstance(exc, outage_errors()):
+        status_code, body, headers = unexpected_error(exc)
+        if status_code == 503:
             logger.warning("API request failed, a service is down: %r", exc, exc_info=exc)
-            return Response(
-                error_body(503, "unavailable", OUTAGE_DETAIL),
-                status=503,
-                headers={"Retry-After": "30"},
-            )
-        logger.error("API request failed", exc_info=exc)
-        return Response(error_body(500, "server_error", SERVER_ERROR_DETAIL), status=500)
+        else:
+            logger.error("API request failed", exc_info=exc)
+        return Response(body, status=status_code, headers=headers)
     data = response.data
     fields: dict[str, Any] = {}
     if isinstance(data, dict) and "detail" in data and not isinstance(data["detail"], dict | list):

@@ -11,15 +11,12 @@ import sys
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import server_error as html_server_error
 
-from config.api import OUTAGE_DETAIL, SERVER_ERROR_DETAIL, error_body, outage_errors
+from config.api import unexpected_error
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if not request.path.startswith("/api/"):
         return html_server_error(request)
-    exc = sys.exc_info()[1]  # Django calls this handler while handling the exception
-    if exc is not None and isinstance(exc, outage_errors()):
-        response = JsonResponse(error_body(503, "unavailable", OUTAGE_DETAIL), status=503)
-        response["Retry-After"] = "30"
-        return response
-    return JsonResponse(error_body(500, "server_error", SERVER_ERROR_DETAIL), status=500)
+    # Django calls this handler while handling the exception.
+    status_code, body, headers = unexpected_error(sys.exc_info()[1])
+    return JsonResponse(body, status=status_code, headers=headers)

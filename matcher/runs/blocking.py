@@ -31,8 +31,6 @@ from matcher.models import (
 from matcher.runs.track_reads import (
     AKEY,
     ANORM,
-    DURATION,
-    READING_SLOTS,
     RUN_TOGETHER_SLOTS,
     TKEY,
     VERSION,
@@ -344,21 +342,11 @@ def _run_together_row(
     Hold Your Hand`) each get theirs; a third such reading of one track is not made (None).
     """
     row = rows[found]
-    track_pk = row[0] // READING_SLOTS
-    side = run_together_side(
-        query,
-        TrackSide.from_stored(
-            artist_key=row[AKEY],
-            title_key=row[TKEY],
-            artists_norm=row[ANORM],
-            version=row[VERSION],
-            duration_s=row[DURATION],
-        ),
-        artist,
-    )
+    stored = candidate_from_row(row)
+    side = run_together_side(query, stored.side, artist)
     made = (row[0], row[1], side.artist_key, side.title_key, side.artists_norm, *row[VERSION:])
     for slot in RUN_TOGETHER_SLOTS:
-        key = candidate_key(track_pk, slot)
+        key = candidate_key(stored.track_pk, slot)
         existing = rows.get(key)
         if existing is None:
             rows[key] = (key, *made[1:])

@@ -86,7 +86,6 @@ TKEY = TRACK_FIELDS.index("title_key")
 AKEY = TRACK_FIELDS.index("artist_key")
 ANORM = TRACK_FIELDS.index("artists_norm")
 VERSION = TRACK_FIELDS.index("version_label")
-DURATION = TRACK_FIELDS.index("duration_s")
 
 
 def candidate_from_row(row: TrackRow) -> Candidate:

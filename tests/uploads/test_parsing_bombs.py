@@ -101,16 +101,21 @@ def test_empty_styled_cells_far_to_the_right_are_ignored(tmp_path: Path) -> None
     assert [(row.row_number, row.cells) for row in rows] == [(2, {"Artist": "A", "Title": "B"})]
 
 
-def test_a_header_at_row_100_million_is_refused_naming_the_row(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "deep.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+def move_rows_down(path: Path, header_row: int) -> None:
+    """Rows 1 and 2 of the sheet moved to `header_row` and the row after it."""
 
     def move_down(xml: str) -> str:
-        for old, new in (("1", "100000000"), ("2", "100000001")):
+        for old, new in (("1", str(header_row)), ("2", str(header_row + 1))):
             xml = xml.replace(f'<row r="{old}"', f'<row r="{new}"')
             xml = xml.replace(f'A{old}"', f'A{new}"').replace(f'B{old}"', f'B{new}"')
         return xml
 
     rewrite_zip(path, "xl/worksheets/sheet1.xml", move_down)
+
+
+def test_a_header_at_row_100_million_is_refused_naming_the_row(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "deep.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
+    move_rows_down(path, 100_000_000)
     message = refusal(path)
     assert message.startswith('"deep.xlsx", sheet "Tracks" was refused: row 100,000,000 ')
     assert "1,048,576" in message
@@ -120,14 +125,7 @@ def test_a_header_far_down_inside_the_sheet_is_read_without_walking_the_gap(
     tmp_path: Path,
 ) -> None:
     path = write_xlsx(tmp_path / "low.xlsx", {"Tracks": [["Artist", "Title"], ["A", "B"]]})
-
-    def move_down(xml: str) -> str:
-        for old, new in (("1", "1000000"), ("2", "1000001")):
-            xml = xml.replace(f'<row r="{old}"', f'<row r="{new}"')
-            xml = xml.replace(f'A{old}"', f'A{new}"').replace(f'B{old}"', f'B{new}"')
-        return xml
-
-    rewrite_zip(path, "xl/worksheets/sheet1.xml", move_down)
+    move_rows_down(path, 1_000_000)
     assert [row.row_number for row in parse(path)] == [1_000_001]
 
 
