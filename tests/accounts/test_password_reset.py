@@ -68,3 +68,10 @@ def test_the_pages_use_our_templates(client):
 def test_the_sign_in_page_links_to_password_reset(client):
     body = client.get(reverse("login")).content.decode()
     assert reverse("password_reset") in body
+
+
+def test_the_sign_in_page_offers_the_reset_link_once(client):
+    # It was offered twice (issue 17): a fixed link and the optional one.
+    page = client.get(reverse("login")).content.decode()
+    assert page.count("Forgot your password?") == 1
+    assert f'href="{reverse("password_reset")}"' in page
