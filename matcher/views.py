@@ -312,8 +312,18 @@ def catalog_upload_mapping(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         pk,
         form_class=MappingDatasetsForm,
         confirm=_confirm_and_match,
+        confirmed=_confirmed_upload,
         template="matcher/upload_mapping.html",
     )
+
+
+def _confirmed_upload(request: HttpRequest, catalog: Catalog) -> HttpResponse:
+    """An upload's mapping page once confirmed: the catalog's latest run (the one confirming
+    started, unless it was matched again since), or the catalog if it has none."""
+    run = catalog.runs.order_by("-created_at").first()
+    if run is None:
+        return redirect("catalog-detail", pk=catalog.pk)
+    return redirect("run-detail", pk=run.pk)
 
 
 def _confirm_and_match(

@@ -28,6 +28,9 @@ FIELD_LABELS = {
 class CatalogUploadForm(forms.Form):
     file = forms.FileField(
         label="Catalog file",
+        # An empty file gets the service's message, which names it, as every refused file does
+        # (Django's own says only "The submitted file is empty.").
+        allow_empty_file=True,
         help_text=(
             "An .xlsx, .xls, .ods or .csv file with a header row holding at least artist and "
             "title. You check the columns before matching starts."

@@ -34,6 +34,14 @@ class Catalog(models.Model):
     file_format = models.CharField(max_length=8)
     file_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
+    upload_id = models.UUIDField(
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="The pending upload it was confirmed from: that mapping page's address "
+        "leads here once the upload is confirmed",
+    )
     sheet_name = models.CharField(max_length=255, blank=True)
     header_row = models.PositiveIntegerField(default=1)
     headers = models.JSONField(default=list)
@@ -49,7 +57,11 @@ class Catalog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["organization", "-created_at"])]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            # A re-upload of the same bytes is pointed out on the mapping page.
+            models.Index(fields=["organization", "sha256"]),
+        ]
 
     def __str__(self) -> str:
         return self.name

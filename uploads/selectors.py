@@ -3,6 +3,7 @@ offer for a sheet, and the preview of a sheet's first rows under a mapping."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,22 @@ def catalogs_for(actor: Actor) -> QuerySet[Catalog]:
 def pending_uploads_for(actor: Actor) -> QuerySet[PendingUpload]:
     """The pending uploads the actor reaches (any other one is a 404)."""
     return scoped(PendingUpload.objects.select_related("organization"), actor)
+
+
+def catalog_confirmed_from(actor: Actor, upload_id: uuid.UUID) -> Catalog | None:
+    """The catalog the actor reaches that was confirmed from this pending upload, if any (its
+    mapping page's address then leads to it)."""
+    return catalogs_for(actor).filter(upload_id=upload_id).first()
+
+
+def catalogs_with_same_file(pending: PendingUpload) -> list[Catalog]:
+    """The organization's catalogs uploaded from byte-identical files (same SHA-256), newest
+    first: a re-upload is pointed out before it is confirmed."""
+    return list(
+        Catalog.objects.filter(organization_id=pending.organization_id, sha256=pending.sha256)
+        .select_related("uploaded_by")
+        .order_by("-created_at")[:5]
+    )
 
 
 def saved_mapping_for(organization_id: int) -> SavedMapping | None:

@@ -513,6 +513,7 @@ def pending_upload_confirm(
             stored_file=pending.stored_file,
             file_bytes=pending.file_bytes,
             sha256=pending.sha256,
+            upload_id=pending.pk,
             status=Catalog.Status.STORING,
             **details,
         )

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -88,6 +88,9 @@ def _upload_post(request: HttpRequest, membership: Membership) -> HttpResponse:
 # Confirming the mapping page: (request, pending upload, sheet name, bound valid form) -> the
 # response (matcher's starts the match run); UploadError shows its message on the page.
 Confirm = Callable[[HttpRequest, PendingUpload, str, MappingForm], HttpResponse]
+# The mapping page of an upload already confirmed: (request, its catalog) -> the response
+# (matcher's leads to the catalog's run).
+Confirmed = Callable[[HttpRequest, Catalog], HttpResponse]
 
 
 def mapping_page(
@@ -96,12 +99,20 @@ def mapping_page(
     *,
     form_class: type[MappingForm],
     confirm: Confirm,
+    confirmed: Confirmed,
     template: str = "uploads/mapping.html",
 ) -> HttpResponse:
     """The page that checks a pending upload's sheet and columns against a preview: preview,
-    switch sheet, discard, or confirm (through `confirm`)."""
+    switch sheet, discard, or confirm (through `confirm`). Once confirmed, its address leads to
+    the catalog (through `confirmed`): Back after confirming, or a bookmarked link."""
     actor = page_actor(request)
-    pending = get_object_or_404(selectors.pending_uploads_for(actor), pk=pk)
+    pending = selectors.pending_uploads_for(actor).filter(pk=pk).first()
+    if pending is None:
+        catalog = selectors.catalog_confirmed_from(actor, pk)
+        if catalog is None:
+            raise Http404("No upload waiting for confirmation at this address.")
+        messages.info(request, f"{catalog.name} was already confirmed; here is where it went.")
+        return confirmed(request, catalog)
     require(actor, UPLOAD, organization_id=pending.organization_id)
     sheets = selectors.pending_sheets(pending)
     by_name = {sheet.name: sheet for sheet in sheets}
@@ -166,6 +177,7 @@ def mapping_page(
         "remembered": remembered,
         "saved": saved,
         "notice": notice,
+        "same_file": selectors.catalogs_with_same_file(pending),
     }
     return render(request, template, context, status=status)
 

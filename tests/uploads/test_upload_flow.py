@@ -286,7 +286,7 @@ ENCRYPTED = OLE2_MAGIC + b"\x00" * 2000 + "EncryptedPackage".encode("utf-16-le")
     [
         ("catalog.xlsx", lambda: PNG, "PNG image"),
         ("catalog.csv", lambda: b"Year,Label\n1999,X\n", 'no column for "artist" and "title"'),
-        ("catalog.csv", lambda: b"", "is empty"),
+        ("catalog.csv", lambda: b"", '"catalog.csv" is empty. Choose the catalog file again'),
         ("catalog.csv", lambda: b"Artist,Title\n", "no catalog rows under it"),
         ("catalog.xlsx", lambda: xlsx_bytes({"S": [["Artist", "Title"]]}), "no catalog rows"),
         ("catalog.xlsx", _bomb, "refused"),
@@ -460,3 +460,55 @@ def test_a_real_export_is_accounted_for_row_by_row(
     assert run.catalog.mojibake_repaired >= 0
     page = text(alice_client.get(response["Location"]))
     assert f"<strong>{matched}</strong> of 14" in page
+
+
+def test_the_mapping_page_of_a_confirmed_upload_leads_to_its_run(
+    client: Client, alice: Any, bob: Any, charlie: Any, generic_dataset: Any
+) -> None:
+    # Back after confirming used to answer "No PendingUpload matches the given query" (issue 17).
+    client.login(request=HttpRequest(), username="alice", password=PASSWORD)
+    upload(client, "c.csv", csv_bytes([["Artist", "Title"], ["A", "B"]]))
+    pending = PendingUpload.objects.get()
+    address = mapping_url(pending)
+    client.post(address, confirm_data(pending.default_sheet, {"artist": 0, "title": 1}))
+    run = MatchRun.objects.get()
+    assert run.catalog.upload_id == pending.pk
+
+    response = client.get(address, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("run-detail", args=[run.pk])
+    assert "c.csv was already confirmed" in text(response)
+    # A teammate's bookmark leads there too; another label's member still gets a 404.
+    client.logout()
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
+    assert client.get(address)["Location"] == reverse("run-detail", args=[run.pk])
+    client.logout()
+    client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
+    assert client.get(address).status_code == 404
+
+
+def test_a_byte_identical_re_upload_is_pointed_out_on_the_mapping_page(
+    alice_client: Client, charlie: Any, generic_dataset: Any
+) -> None:
+    data = csv_bytes([["Artist", "Title"], ["The Beatles", "Yesterday"]])
+    upload(alice_client, "first.csv", data)
+    first = PendingUpload.objects.get()
+    assert "byte-identical" not in text(alice_client.get(mapping_url(first)))
+    alice_client.post(
+        mapping_url(first), confirm_data(first.default_sheet, {"artist": 0, "title": 1})
+    )
+    catalog = Catalog.objects.get()
+
+    upload(alice_client, "again.csv", data)
+    again = PendingUpload.objects.get()
+    body = text(alice_client.get(mapping_url(again)))
+    assert "This file is byte-identical to a catalog already uploaded" in body
+    assert f'href="{reverse("catalog-detail", args=[catalog.pk])}">first.csv</a>' in body
+    # A different file is not; nor is the same file in another label (nothing leaks across).
+    upload(alice_client, "other.csv", data + b"Nobody,Nothing\r\n")
+    other = PendingUpload.objects.exclude(pk=again.pk).get()
+    assert "byte-identical" not in text(alice_client.get(mapping_url(other)))
+    alice_client.logout()
+    alice_client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
+    upload(alice_client, "theirs.csv", data)
+    theirs = PendingUpload.objects.get(name="theirs.csv")
+    assert "byte-identical" not in text(alice_client.get(mapping_url(theirs)))
