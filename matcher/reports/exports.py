@@ -1,6 +1,8 @@
 """Report exports: CSV (streamed line by line), XLSX (openpyxl write-only, via a temporary file)
-and the evidence pack (zip + SHA-256 manifest). Memory stays flat for any report size, and every
-cell a spreadsheet would read as a formula is neutralized."""
+and the evidence pack (zip + SHA-256 manifest). Memory stays flat for any report size, and no
+cell is read as a formula: the CSV prefixes such text with an apostrophe (a CSV has no cell
+types); the XLSX writes it unchanged as a text cell with Excel's quote prefix, so the value a
+lawyer sees and copies is the one stored."""
 
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -187,13 +192,20 @@ _WIDTHS = {
 }
 
 
-def _xlsx_value(value: Any) -> Any:
-    """A cell value Excel and LibreOffice accept: no formula, no XML control character, not
-    longer than a cell may be."""
-    value = neutralize(value)
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_MAX_CELL]
-    return value
+def _xlsx_value(ws: Any, value: Any) -> Any:
+    """A cell value Excel and LibreOffice accept: no XML control character, not longer than a
+    cell may be, and never a formula. Text a spreadsheet would evaluate (=, +, -, @...) stays as
+    it is, in a text cell (openpyxl would make `=...` a formula) with the quote prefix, which
+    keeps it text when edited: no apostrophe is added to the value (issue 17)."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_MAX_CELL]
+    if not value.startswith(FORMULA_PREFIXES):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
@@ -236,9 +248,11 @@ def report_xlsx_write(run: MatchRun, target: Any) -> dict[str, int]:
     bold = Font(bold=True)
 
     def label_row(*values: Any) -> list[Any]:
-        first = WriteOnlyCell(ws, value=_xlsx_value(values[0]))
+        first = _xlsx_value(ws, values[0])
+        if not isinstance(first, Cell):
+            first = WriteOnlyCell(ws, value=first)
         first.font = bold
-        return [first, *(_xlsx_value(v) for v in values[1:])]
+        return [first, *(_xlsx_value(ws, v) for v in values[1:])]
 
     ws.append(label_row(f"trainwatch overlap report, run {run.pk}"))
     ws.append(label_row("Catalog", run.catalog.name))
@@ -278,7 +292,7 @@ def report_xlsx_write(run: MatchRun, target: Any) -> dict[str, int]:
         sheets[d.slug] = _table_sheet(wb, _sheet_title(d.slug, taken), COLUMNS)
     counts = dict.fromkeys(sheets, 0)
     for line in report_lines(run):
-        values = [_xlsx_value(v) for v in line_values(line)]
+        values = [_xlsx_value(ws, v) for v in line_values(line)]
         targets = [""] + ([line.match.dataset.slug] if line.match is not None else [])
         for key in targets:
             sheet = sheets.get(key)
@@ -482,12 +496,23 @@ def evidence_pack_verify(source: Any) -> list[str]:
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def download_name(run: MatchRun, kind: str, extension: str) -> str:
+    """The file name a download is saved under: catalog, run, kind and the day it was taken
+    (verdicts change a report), so that two downloads never overwrite each other, e.g.
+    `northern-lights-export_run-12_report-excel_2026-12-07.csv`."""
+    catalog = slugify(Path(run.catalog.name).stem)[:60].strip("-") or "catalog"
+    day = timezone.localdate().isoformat()
+    return f"{catalog}_run-{run.pk}_{kind}_{day}.{extension}"
+
+
 def report_csv_response(run: MatchRun, *, bom: bool = False) -> StreamingHttpResponse:
     """The report CSV, streamed line by line."""
     response = StreamingHttpResponse(
         report_csv_lines(run, bom=bom), content_type="text/csv; charset=utf-8"
     )
-    response["Content-Disposition"] = f'attachment; filename="trainwatch-run-{run.pk}.csv"'
+    name = download_name(run, "report-excel" if bom else "report", "csv")
+    # Never None with as_attachment (typeshed allows None for inline without a name).
+    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     return response
 
 
@@ -496,7 +521,7 @@ def report_xlsx_response(run: MatchRun) -> FileResponse:
     return FileResponse(
         report_xlsx_tempfile(run),
         as_attachment=True,
-        filename=f"trainwatch-run-{run.pk}.xlsx",
+        filename=download_name(run, "report", "xlsx"),
         content_type=XLSX_TYPE,
     )
 
@@ -506,6 +531,6 @@ def evidence_pack_response(run: MatchRun) -> FileResponse:
     return FileResponse(
         evidence_pack_tempfile(run),
         as_attachment=True,
-        filename=f"trainwatch-run-{run.pk}-evidence.zip",
+        filename=download_name(run, "evidence", "zip"),
         content_type="application/zip",
     )

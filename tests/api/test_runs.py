@@ -349,7 +349,7 @@ def test_the_csv_export_streams_the_report(as_, run):
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert f"trainwatch-run-{run.pk}.csv" in response["Content-Disposition"]
+    assert f"_run-{run.pk}_report-excel_" in response["Content-Disposition"]
     text = _body(response).decode("utf-8")
     assert text.startswith("\ufeffcatalog_row,status,dataset")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))

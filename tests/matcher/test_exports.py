@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 
 from matcher.models import DatasetTrack
 from matcher.reports.exports import (
@@ -111,13 +112,42 @@ def test_xlsx_reads_back_with_summary_dataset_sheets_and_neutralized_cells(built
     assert ws.column_dimensions["G"].width == 28
     values = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
     artists = {v[header.index("catalog_artist")] for v in values}
-    assert "'=1+1" in artists
+    # The value as stored, no apostrophe added (issue 17), in a text cell that stays text.
+    assert "=1+1" in artists and "'=1+1" not in artists
+    cell = next(c for r in ws.iter_rows(min_row=2) for c in r if c.value == "=1+1")
+    assert cell.data_type == "s" and cell.quotePrefix
     # Nothing was written as a formula.
     assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
     beta = wb["beta"]
     beta_rows = [[c.value for c in r] for r in beta.iter_rows(min_row=2)]
     assert sorted(r[0] for r in beta_rows) == [2, 4, 7]
     assert {r[header.index("dataset")] for r in beta_rows} == {"beta"}
+
+
+def test_each_download_is_saved_under_its_own_name(built, client, rita):
+    # "Download CSV" and "CSV for Excel" saved under one name (issue 17): catalog, run, kind, day.
+    built.run.catalog.name = "Northern Lights \u2013 export 2026.xlsx"
+    built.run.catalog.save()
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
+    pk = built.run.pk
+    day = timezone.localdate().isoformat()
+    names = {}
+    for label, url, query in [
+        ("csv", reverse("run-report-csv", args=[pk]), {}),
+        ("excel", reverse("run-report-csv", args=[pk]), {"bom": "1"}),
+        ("xlsx", reverse("run-report-xlsx", args=[pk]), {}),
+        ("pack", reverse("run-evidence-pack", args=[pk]), {}),
+    ]:
+        disposition = client.get(url, query)["Content-Disposition"]
+        assert disposition.startswith("attachment;")
+        names[label] = disposition.split('filename="', 1)[1].rstrip('"')
+    stem = f"northern-lights-export-2026_run-{pk}"
+    assert names == {
+        "csv": f"{stem}_report_{day}.csv",
+        "excel": f"{stem}_report-excel_{day}.csv",
+        "xlsx": f"{stem}_report_{day}.xlsx",
+        "pack": f"{stem}_evidence_{day}.zip",
+    }
 
 
 def test_xlsx_download_is_an_xlsx_attachment(built, client, rita):
