@@ -66,6 +66,7 @@ from typing import Any
 import charset_normalizer
 import defusedxml
 import ftfy
+import olefile
 import openpyxl
 import openpyxl.xml
 import python_calamine
@@ -1153,9 +1154,23 @@ def _fast_sheet_rows(worksheet: Any, filename: str, limits: Limits) -> RowSource
                 sheet_data.clear()
 
 
+@contextlib.contextmanager
+def _panics_as_errors() -> Iterator[None]:
+    """calamine's Rust code panics on some damaged files (a record shorter than its fields,
+    found by mutating a real .xls); pyo3 raises that as PanicException, a BaseException that
+    `except Exception` lets through as a 500. Made an ordinary error, it reaches the user as
+    a damaged file."""
+    try:
+        yield
+    except BaseException as error:
+        if type(error).__name__ != "PanicException":
+            raise
+        raise RuntimeError(f"the reader stopped on damaged content ({error})") from error
+
+
 def _calamine_reader(path: Path, filename: str, kind: str) -> _Reader:
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, _panics_as_errors():
             # calamine reads the whole workbook (xls and ods are small by nature); from_filelike
             # sniffs the content instead of trusting the extension.
             workbook = python_calamine.CalamineWorkbook.from_filelike(handle)
@@ -1164,9 +1179,10 @@ def _calamine_reader(path: Path, filename: str, kind: str) -> _Reader:
     names = list(workbook.sheet_names)
 
     def open_rows(name: str) -> RowSource:
-        sheet = workbook.get_sheet_by_name(name)
-        # iter_rows starts at A1 whatever the first used cell is, so numbering is absolute.
-        yield from enumerate(sheet.iter_rows(), start=1)
+        with _panics_as_errors():
+            sheet = workbook.get_sheet_by_name(name)
+            # iter_rows starts at A1 whatever the first used cell is, so numbering is absolute.
+            yield from enumerate(sheet.iter_rows(), start=1)
 
     def close() -> None:
         workbook.close()
@@ -1361,6 +1377,125 @@ def _check_ods_extent(path: Path, filename: str, limits: Limits) -> None:
             parser.ParseFile(content)
 
 
+# BIFF records (.xls) that put a value in a cell, which calamine places in its grid (blanks
+# and the DIMENSIONS record it ignores, measured): type -> True when the record is a run of
+# cells whose last column closes the record (MULRK).
+_XLS_VALUE_RECORDS = {
+    0x0203: False,  # NUMBER
+    0x0204: False,  # LABEL
+    0x0205: False,  # BOOLERR
+    0x0006: False,  # FORMULA
+    0x027E: False,  # RK
+    0x00FD: False,  # LABELSST
+    0x00D6: False,  # RSTRING
+    0x00BD: True,  # MULRK
+}
+_XLS_BOF = 0x0809
+_XLS_EOF = 0x000A
+_XLS_BOUNDSHEET = 0x0085
+_XLS_DIMENSIONS = 0x0200
+# An .xls sheet ends at row 65,536 and column IV (256 columns).
+_XLS_MAX_ROWS = 65_536
+_XLS_MAX_COLUMNS = 256
+
+
+def _xls_sheet_name(record: bytes, biff8: bool) -> tuple[int, str]:
+    """The stream offset and name a BOUNDSHEET record gives a sheet."""
+    offset = int.from_bytes(record[0:4], "little")
+    length = record[6] if len(record) > 6 else 0
+    if not biff8:
+        return offset, record[7 : 7 + length].decode("latin-1")
+    wide = len(record) > 7 and record[7] & 1
+    raw = record[8 : 8 + length * (2 if wide else 1)]
+    return offset, raw.decode("utf-16-le" if wide else "latin-1", errors="replace")
+
+
+def _check_xls_dimensions(record: bytes, grid: _Grid) -> None:
+    """calamine reserves a sheet's cells from its DIMENSIONS record before reading them: a
+    record claiming more than an .xls can hold, or a first row past the last (it subtracts),
+    made it ask for 171 GB and abort the process, a worker with it. A record within the sheet's
+    bounds costs nothing until values fill it (measured: 12 MB for 65,536 x 256), and the values
+    are bounded on their own."""
+    # calamine takes the record's layout from its length, as here: 16-bit rows in 8 or 10
+    # bytes (BIFF5), 32-bit rows from 12 (BIFF8), whatever the BOF record said.
+    if len(record) >= 12:
+        first_row = int.from_bytes(record[0:4], "little")
+        end_row = int.from_bytes(record[4:8], "little")
+        first_column = int.from_bytes(record[8:10], "little")
+        end_column = int.from_bytes(record[10:12], "little")
+    elif len(record) >= 8:
+        first_row, end_row, first_column, end_column = (
+            int.from_bytes(record[i : i + 2], "little") for i in (0, 2, 4, 6)
+        )
+    else:
+        return
+    if first_row <= end_row <= _XLS_MAX_ROWS and first_column <= end_column <= _XLS_MAX_COLUMNS:
+        return
+    claim = (
+        f"its size record claims rows {first_row + 1:,} to {end_row:,} and columns "
+        f"{first_column + 1:,} to {end_column:,}"
+    )
+    if first_row > end_row or first_column > end_column:
+        detail = f"{claim}, the first after the last"
+    else:
+        bounds = f"{_XLS_MAX_ROWS:,} rows and {_XLS_MAX_COLUMNS} columns"
+        detail = f"{claim}, past the {bounds} of an .xls sheet"
+    raise _bomb_error(grid.filename, detail, grid.sheet)
+
+
+def _xls_records(data: bytes, position: int) -> Iterator[tuple[int, bytes]]:
+    """(type, body) of the BIFF records from `position` to the end of the substream (its EOF
+    record), read as calamine reads them: a header of type and length, then the body."""
+    end = len(data)
+    while position + 4 <= end:
+        kind = data[position] | data[position + 1] << 8
+        size = data[position + 2] | data[position + 3] << 8
+        body = position + 4
+        yield kind, data[body : body + size]
+        if kind == _XLS_EOF:
+            return
+        position = body + size
+
+
+def _check_xls_extent(path: Path, filename: str, limits: Limits) -> None:
+    """Refuse an .xls whose values would make calamine build a grid past the limits: it sizes
+    each sheet from A1 to its farthest value, so one cell at IV65536 in a 6 KB file costs
+    1 GB. The record headers are read before calamine reads them, and where calamine reads
+    them: the workbook globals from the start of the stream, then each sheet from the offset
+    its BOUNDSHEET record gives (so a damaged record length upsets both readings alike)."""
+    with contextlib.suppress(OSError):
+        if not olefile.isOleFile(str(path)):
+            return  # not a compound file (a BIFF2-4 or mislabeled file): calamine reports it
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            if name is None:
+                return  # calamine reports the missing stream
+            data = ole.openstream(name).read()
+    except OSError:
+        return  # a damaged container: calamine reports it in its own words
+    sheets: dict[int, str] = {}
+    biff8 = True
+    for index, (kind, record) in enumerate(_xls_records(data, 0)):
+        if index == 0 and kind == _XLS_BOF and len(record) >= 2:
+            biff8 = (record[0] | record[1] << 8) >= 0x0600
+        elif kind == _XLS_BOUNDSHEET and len(record) >= 8:
+            offset, sheet = _xls_sheet_name(record, biff8)
+            sheets.setdefault(offset, sheet)
+    for offset, sheet in sheets.items():
+        grid = _Grid(filename, sheet, limits)
+        for kind, record in _xls_records(data, offset):
+            if kind == _XLS_DIMENSIONS:
+                _check_xls_dimensions(record, grid)
+            elif kind in _XLS_VALUE_RECORDS and len(record) >= 4:
+                row = (record[0] | record[1] << 8) + 1
+                first = record[2] | record[3] << 8
+                last = first
+                if _XLS_VALUE_RECORDS[kind] and len(record) >= 6:
+                    last = record[-2] | record[-1] << 8
+                grid.value(max(first, last) + 1, row, f"{column_letter(first)}{row}")
+
+
 def _forbid_entity(name: str, _parameter: bool, value: str | None, *rest: str | None) -> None:
     base, sysid, pubid, notation = rest
     raise defusedxml.EntitiesForbidden(name, value, base, sysid, pubid, notation)
@@ -1387,6 +1522,7 @@ def _open_reader(path: Path, filename: str, limits: Limits) -> _Reader:
         if kind == "xls":
             if _ole_encrypted(path):
                 raise _password_error(filename)
+            _check_xls_extent(path, filename, limits)
             return _calamine_reader(path, filename, "xls")
         names = _check_zip(path, filename, limits)
         if kind == "ods":

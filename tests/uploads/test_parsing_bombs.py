@@ -9,14 +9,18 @@ the test (MemoryError or a kill) instead of taking the machine."""
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
+import olefile
 import pytest
+import xlwt
 
-from tests.uploads.test_parsing import parse, rewrite_zip, write_ods_table, write_xlsx
+from tests.uploads.test_parsing import file_error, parse, rewrite_zip, write_ods_table, write_xlsx
 from uploads.parsing import CatalogFileError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,3 +302,99 @@ def test_repeated_rows_of_values_within_the_limits_are_read_as_rows(tmp_path: Pa
         (3, "B"),
         (4, "B"),
     ]
+
+
+# --- xls: one value far out, size records no sheet can have, records too short -------------------
+
+
+def write_xls(path: Path, cells: dict[tuple[int, int], object], sheet: str = "Tracks") -> Path:
+    """A real BIFF8 workbook (xlwt) with the header row and the given cells ((row, column), both
+    0-based as xlwt counts)."""
+    workbook = xlwt.Workbook()
+    worksheet = workbook.add_sheet(sheet)
+    for (row, column), value in {(0, 0): "Artist", (0, 1): "Title", **cells}.items():
+        worksheet.write(row, column, value)
+    workbook.save(str(path))
+    return path
+
+
+def patch_xls_record(
+    path: Path, record_type: int, change: Callable[[bytearray, int], None]
+) -> None:
+    """Change the first BIFF record of a type in place: change(stream, offset of its header)."""
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("Workbook").read())
+        position = 0
+        while position + 4 <= len(stream):
+            kind, size = struct.unpack_from("<HH", stream, position)
+            if kind == record_type:
+                change(stream, position)
+                ole.write_stream("Workbook", bytes(stream))
+                return
+            position += 4 + size
+    raise AssertionError(f"no record {record_type:#06x} in {path}")
+
+
+@pytest.mark.parametrize("value", ["a text", 12345.5, 7], ids=["text", "number", "rk-number"])
+def test_an_xls_value_at_iv65536_is_refused_before_calamine_builds_the_grid(
+    tmp_path: Path, value: object
+) -> None:
+    # 6 KB; calamine built a 65,536 x 256 grid for it, 1 GB (measured).
+    path = write_xls(tmp_path / "far.xls", {(1, 0): "A", (1, 1): "B", (65535, 255): value})
+    assert path.stat().st_size < 10_000
+    message = refusal(path)
+    assert message.startswith('"far.xls", sheet "Tracks" was refused: its values would fill ')
+    assert "65,536 rows by 256 columns (16,777,216 cells)" in message
+
+
+def test_an_xls_size_record_whose_first_row_is_past_its_last_is_refused(tmp_path: Path) -> None:
+    # calamine subtracted the rows and asked for 171 GB, which aborts the whole process.
+    path = write_xls(tmp_path / "dims.xls", {(1, 0): "A", (1, 1): "B"})
+    patch_xls_record(
+        path, 0x0200, lambda stream, at: struct.pack_into("<I", stream, at + 4, 16_777_215)
+    )
+    message = refusal(path)
+    assert message.startswith('"dims.xls", sheet "Tracks" was refused: its size record claims ')
+    assert "rows 16,777,216 to 2 and columns 1 to 2, the first after the last," in message
+
+
+def test_an_xls_size_record_past_the_last_row_of_a_sheet_is_refused(tmp_path: Path) -> None:
+    path = write_xls(tmp_path / "tall.xls", {(1, 0): "A", (1, 1): "B"})
+    patch_xls_record(
+        path, 0x0200, lambda stream, at: struct.pack_into("<IIHH", stream, at + 4, 0, 2**31, 0, 2)
+    )
+    message = refusal(path)
+    assert "claims rows 1 to 2,147,483,648 and columns 1 to 2, past the 65,536 rows" in message
+
+
+def test_the_sheets_are_checked_where_calamine_reads_them_not_in_stream_order(
+    tmp_path: Path,
+) -> None:
+    # Found by mutating the committed .xls at random: a damaged record length in the workbook
+    # globals hid the sheet from a front-to-back scan, while calamine jumps to the sheet's
+    # offset (BOUNDSHEET), met its bad size record there and aborted the process.
+    path = write_xls(tmp_path / "hidden.xls", {(1, 0): "A", (1, 1): "B"})
+    patch_xls_record(
+        path, 0x0200, lambda stream, at: struct.pack_into("<I", stream, at + 4, 16_777_215)
+    )
+    patch_xls_record(path, 0x000A, lambda stream, at: struct.pack_into("<H", stream, at + 2, 16))
+    assert "the first after the last" in refusal(path)
+
+
+def test_an_xls_size_record_within_the_sheet_is_no_reason_to_refuse(tmp_path: Path) -> None:
+    # A record claiming the whole sheet costs calamine nothing until values fill it (12 MB).
+    path = write_xls(tmp_path / "wide.xls", {(1, 0): "A", (1, 1): "B"})
+    patch_xls_record(
+        path, 0x0200, lambda stream, at: struct.pack_into("<IIHH", stream, at + 4, 0, 65536, 0, 256)
+    )
+    assert [(row.row_number, row.values["title"]) for row in parse(path)] == [(2, "B")]
+
+
+def test_an_xls_record_too_short_for_its_fields_is_a_damaged_file_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    # calamine panics on it (a Rust panic is a BaseException in Python, past `except Exception`).
+    path = write_xls(tmp_path / "short.xls", {(1, 0): "A", (1, 1): "B"})
+    patch_xls_record(path, 0x0085, lambda stream, at: struct.pack_into("<H", stream, at + 2, 0))
+    message = file_error(path)
+    assert message.startswith('"short.xls" could not be read as an .xls workbook')
