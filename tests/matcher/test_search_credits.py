@@ -11,6 +11,7 @@ from django.apps import apps
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -142,6 +143,14 @@ def test_the_credits_lookup_reads_an_index(datasets):
     assert "track_other_credits" in counted
     assert "Seq Scan" not in counted
     assert "Seq Scan" not in with_title
+
+
+def test_the_search_reads_the_credits_with_sequential_scans_off(datasets):
+    with CaptureQueriesContext(connection) as queries:
+        dataset_search(artist="Snoop Dogg")
+    statements = [q["sql"] for q in queries.captured_queries]
+    first_credits = next(i for i, sql in enumerate(statements) if "string_to_array" in sql)
+    assert "SET LOCAL enable_seqscan = off" in statements[:first_credits]
 
 
 # --- the page and the API ----------------------------------------------------------------------
