@@ -124,6 +124,8 @@ class DatasetTrack(models.Model):
             ),
             models.Index(fields=["version", "track_id"], name="track_dataset_id"),
         ]
+        # The public search finds the names credited after the first (artists_norm) through
+        # the GIN index track_other_credits, created by migration 0008 on PostgreSQL only.
 
     def __str__(self) -> str:
         return f"{self.artist} - {self.title}"
@@ -439,6 +441,7 @@ class VerdictEvent(models.Model):
 
 class SearchTerm(models.Model):
     """One distinct artist or title key of the datasets' current versions, for the public search.
+    Artist keys are every name the tracks credit, first or not (matcher.search.services).
 
     Rebuilt after each import by `search_terms_refresh` (matcher.search). Typo-tolerant lookups
     run on these distinct keys (indexes of migration 0004) rather than on the tens of millions

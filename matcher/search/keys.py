@@ -5,12 +5,13 @@ typo away from many keys at once, and a cursor whose plans stay on the indexes.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 
 from matcher.engine.normalize import normalize_artists, normalize_title, translit
@@ -30,8 +31,53 @@ _ALPHABET = string.ascii_lowercase + string.digits + " "
 
 
 def artist_query_key(text: str) -> str:
-    """The key an artist as typed would carry in a dataset (first credited name)."""
+    """The key of an artist as typed (its first name: `Dr. Dre feat. Snoop Dogg` -> `dr dre`),
+    looked up among every name the tracks credit (`credited_besides_first`)."""
     return normalize_artists(text).key or translit(text)
+
+
+# --- every credited name --------------------------------------------------------------------------
+# A track's artists_norm holds the keys of every name it credits ("primary|names||featured|names":
+# the artist field's names, featured names of the title, an artist split off an upload's title);
+# the first is also its artist_key, which the key indexes serve. The others are found through a
+# GIN index on this expression (track_other_credits, migration 0008), partial on the predicate:
+# single-name tracks, most of them, are not in it. Queries must spell both exactly like this.
+OTHER_CREDITS_SQL = (
+    "array_remove(array_remove(string_to_array(artists_norm, '|'), ''), artist_key::text)"
+)
+HAS_OTHER_CREDITS_SQL = "artists_norm <> (artist_key || '||')"
+CREDIT_KEY_MAX = 255  # a longer name cannot be a search term (SearchTerm.key's width)
+
+
+def other_credits(artist_key: str, artists_norm: str) -> list[str]:
+    """The keys OTHER_CREDITS_SQL gives for one track, in credit order (the portable path)."""
+    return [k for k in artists_norm.split("|") if k and k != artist_key]
+
+
+def credited_besides_first(keys: Sequence[str], *, vendor: str) -> Q | RawSQL:
+    """A DatasetTrack filter: the track's first name (artist_key) is none of `keys`, another
+    credited name is one of them. So it never finds a track `artist_key__in=keys` finds.
+
+    On PostgreSQL a GIN lookup (`&&` on OTHER_CREDITS_SQL); elsewhere (SQLite, the embedded
+    default, small datasets) patterns on artists_norm, read by scanning the table.
+    """
+    if vendor == "postgresql":
+        # fixed SQL; the keys are parameters
+        return RawSQL(  # noqa: S611
+            f"{HAS_OTHER_CREDITS_SQL} AND {OTHER_CREDITS_SQL} && %s::text[] "
+            "AND NOT (artist_key = ANY(%s::text[]))",
+            (list(keys), list(keys)),
+            output_field=BooleanField(),
+        )
+    # names in artists_norm are always followed by '|' or end it, and preceded by '|' or start it
+    found = Q(pk__in=[])
+    for key in keys:
+        found |= (
+            Q(artists_norm__startswith=f"{key}|")
+            | Q(artists_norm__contains=f"|{key}|")
+            | Q(artists_norm__endswith=f"|{key}")
+        )
+    return found & ~Q(artist_key__in=keys)
 
 
 def title_query_key(text: str) -> str:

@@ -5,13 +5,20 @@ added to after an import.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.db.models.functions import Coalesce, Upper
 
 from matcher.models import Dataset, DatasetTrack, SearchTerm
+from matcher.search.keys import (
+    CREDIT_KEY_MAX,
+    HAS_OTHER_CREDITS_SQL,
+    OTHER_CREDITS_SQL,
+    other_credits,
+)
 
 # --- refresh (a write: run after each import) -----------------------------------------------------
 _TERMS = "matcher_searchterm"
@@ -23,12 +30,50 @@ _NEW_TERMS = "matcher_searchterm_new"
 _INDEX_DEF = re.compile(r"^CREATE (UNIQUE )?INDEX (\S+) ON (\S+) (.*)$")
 
 
-# (term field, track key column, the track text shown for it): an artist term shows the first
-# credited name as published
-_TERM_SOURCES = (
-    ("artist", "artist_key", "split_part(t.artist, '; ', 1)"),
-    ("title", "title_key", "t.title"),
+def _terms_select(field_name: str, scope: str, where: str) -> str:
+    """The SELECT of (field, key, display, tracks) for one field, over the tracks that `scope`
+    (a JOIN) and `where` (a condition on `t`) leave: fixed SQL, never built from input.
+
+    Artist terms hold every credited name (OTHER_CREDITS_SQL): a track counts once for each
+    name it credits. A first name is spelled as published; another name as the part of a
+    ';'-joined credit that lower-cases to its key (Spotify's `benny blanco; BTS; Snoop Dogg`
+    gives `Snoop Dogg`), else as its key. The display is the smallest spelling of the best
+    _DISPLAY_TIER: "Beyoncé", not "BEYONCÉ"; "Snoop Dogg" (published) rather than "snoop dogg"
+    (the key), whatever the collation.
+    """
+    # `scope` and `where` come from this module (S608), never from input; keys are parameters
+    if field_name == SearchTerm.Field.TITLE:
+        source = (
+            f"SELECT t.title_key AS key, t.title AS shown FROM matcher_datasettrack t {scope} "  # noqa: S608
+            f"WHERE {where} AND t.title_key <> ''"
+        )
+    else:
+        source = (
+            "SELECT t.artist_key AS key, split_part(t.artist, '; ', 1) AS shown "  # noqa: S608
+            f"FROM matcher_datasettrack t {scope} WHERE {where} AND t.artist_key <> '' "
+            "UNION ALL SELECT o.key, coalesce((SELECT p FROM unnest(string_to_array(t.artist, "
+            "'; ')) AS p WHERE lower(p) = o.key LIMIT 1), o.key) "
+            f"FROM matcher_datasettrack t {scope} CROSS JOIN LATERAL unnest({OTHER_CREDITS_SQL}) "
+            f"AS o(key) WHERE {where} AND {HAS_OTHER_CREDITS_SQL} "
+            f"AND length(o.key) <= {CREDIT_KEY_MAX}"
+        )
+    tier = _DISPLAY_TIER.format(display="c.shown", key="c.key")
+    return (
+        f"SELECT '{field_name}', c.key, coalesce(min(c.shown) FILTER (WHERE {tier} = 0), "  # noqa: S608
+        f"min(c.shown) FILTER (WHERE {tier} = 1), min(c.shown)), count(*) "
+        f"FROM ({source}) c GROUP BY c.key"
+    )
+
+
+# Which spellings a term shows first: 0, one not in capitals and not its bare key ("Beyoncé",
+# "Snoop Dogg"); 1, one not in capitals ("snoop dogg"); 2, the others ("BEYONCÉ").
+_DISPLAY_TIER = (
+    "(CASE WHEN {display} <> upper({display}) AND {display} <> {key} THEN 0 "
+    "WHEN {display} <> upper({display}) THEN 1 ELSE 2 END)"
 )
+
+
+_CURRENT = "JOIN matcher_dataset d ON d.current_version_id = t.version_id"
 
 
 def _refresh_postgresql(cur: Any) -> None:
@@ -46,16 +91,10 @@ def _refresh_postgresql(cur: Any) -> None:
         f"CREATE TABLE {_NEW_TERMS} (LIKE {_TERMS} INCLUDING DEFAULTS INCLUDING IDENTITY "
         "INCLUDING CONSTRAINTS)"
     )
-    for field_name, column, shown in _TERM_SOURCES:
-        # Table and column names are fixed here, never taken from input.
-        # the display: a spelling not in capitals if there is one ("Beyoncé", not "BEYONCÉ")
+    for field_name in SearchTerm.Field.values:
         cur.execute(
-            f"INSERT INTO {_NEW_TERMS} (field, key, display, tracks) "  # noqa: S608
-            f"SELECT %s, t.{column}, coalesce(min({shown}) FILTER (WHERE {shown} <> upper("
-            f"{shown})), min({shown})), count(*) FROM matcher_datasettrack t "
-            "JOIN matcher_dataset d ON d.current_version_id = t.version_id "
-            f"WHERE t.{column} <> '' GROUP BY t.{column}",
-            [field_name],
+            f"INSERT INTO {_NEW_TERMS} (field, key, display, tracks) "
+            + _terms_select(field_name, _CURRENT, "TRUE")
         )
     cur.execute(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisprimary, "
@@ -121,34 +160,7 @@ def search_terms_refresh() -> int:
                 _refresh_postgresql(cur)
         else:
             SearchTerm.objects.all().delete()
-            tracks = DatasetTrack.objects.filter(
-                version_id__in=Dataset.objects.exclude(current_version=None).values(
-                    "current_version_id"
-                )
-            )
-            for field_name, column, shown in (
-                ("artist", "artist_key", "artist"),
-                ("title", "title_key", "title"),
-            ):
-                SearchTerm.objects.bulk_create(
-                    SearchTerm(
-                        field=field_name,
-                        key=row[column],
-                        display=row["display"].split("; ")[0]
-                        if field_name == "artist"
-                        else row["display"],
-                        tracks=row["n"],
-                    )
-                    for row in tracks.exclude(**{column: ""})
-                    .values(column)
-                    .annotate(
-                        display=Coalesce(
-                            Min(shown, filter=~Q(**{shown: Upper(shown)})), Min(shown)
-                        ),
-                        n=Count("*"),
-                    )
-                    .iterator()
-                )
+            _refresh_portable()
         count = SearchTerm.objects.count()
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         # Marks the new rows all-visible, so the suggestions' ranking reads the index alone.
@@ -157,12 +169,67 @@ def search_terms_refresh() -> int:
     return count
 
 
-# A term's display is the smallest spelling not in capitals, or the smallest spelling when all are
-# in capitals; combining two such displays gives the display of the union of their spellings.
+def _refresh_portable() -> None:
+    """The terms _terms_select gives, through the ORM and Python: the embedded default's
+    datasets are small."""
+    tracks = DatasetTrack.objects.filter(
+        version_id__in=Dataset.objects.exclude(current_version=None).values("current_version_id")
+    )
+    capitals = Q(title=Upper("title"))
+    SearchTerm.objects.bulk_create(
+        SearchTerm(field="title", key=row["title_key"], display=row["display"], tracks=row["n"])
+        for row in tracks.exclude(title_key="")
+        .values("title_key")
+        .annotate(
+            display=Coalesce(
+                Min("title", filter=~capitals & ~Q(title=F("title_key"))),
+                Min("title", filter=~capitals),
+                Min("title"),
+            ),
+            n=Count("*"),
+        )
+        .iterator()
+    )
+    spellings: dict[str, list[str]] = {}
+    counts: Counter[str] = Counter()
+    rows = tracks.values_list("artist", "artist_key", "artists_norm")
+    for artist, artist_key, artists_norm in rows.iterator():
+        parts = artist.split("; ")
+        if artist_key:
+            counts[artist_key] += 1
+            spellings.setdefault(artist_key, []).append(parts[0])
+        for key in other_credits(artist_key, artists_norm):
+            if len(key) <= CREDIT_KEY_MAX:
+                counts[key] += 1
+                shown = next((p for p in parts if p.lower() == key), key)
+                spellings.setdefault(key, []).append(shown)
+    SearchTerm.objects.bulk_create(
+        (
+            SearchTerm(field="artist", key=key, display=_display(spellings[key], key), tracks=n)
+            for key, n in counts.items()
+        ),
+        batch_size=1000,
+    )
+
+
+def _display(spellings: list[str], key: str) -> str:
+    """The spelling _DISPLAY_TIER puts first (the smallest of the best tier)."""
+
+    def tier(text: str) -> int:
+        if text == text.upper():
+            return 2
+        return 1 if text == key else 0
+
+    return min(spellings, key=lambda text: (tier(text), text))
+
+
+# A term's display is the smallest spelling of the best tier (_DISPLAY_TIER); combining two such
+# displays gives the display of the union of their spellings.
+_OLD_TIER = _DISPLAY_TIER.format(display="s.display", key="s.key")
+_NEW_TIER = _DISPLAY_TIER.format(display="a.display", key="a.key")
 _COMBINED_DISPLAY = (
-    "CASE WHEN (s.display <> upper(s.display)) = (a.display <> upper(a.display)) "
-    "THEN least(s.display, a.display) "
-    "WHEN s.display <> upper(s.display) THEN s.display ELSE a.display END"
+    f"CASE WHEN {_OLD_TIER} = {_NEW_TIER} THEN least(s.display, a.display) "
+    f"WHEN {_OLD_TIER} < {_NEW_TIER} THEN s.display ELSE a.display END"
 )
 
 
@@ -190,14 +257,11 @@ def search_terms_add(version_id: int) -> int:
                 f"CREATE TEMP TABLE {added} (field varchar(6), key varchar(255), "
                 "display text, tracks bigint) ON COMMIT DROP"
             )
-            for field_name, column, shown in _TERM_SOURCES:
-                # Table and column names are fixed here, never taken from input.
+            for field_name in SearchTerm.Field.values:
+                sql = _terms_select(field_name, "", "t.version_id = %(version)s")
                 cur.execute(
-                    f"INSERT INTO {added} (field, key, display, tracks) "  # noqa: S608
-                    f"SELECT %s, t.{column}, coalesce(min({shown}) FILTER (WHERE {shown} <> "
-                    f"upper({shown})), min({shown})), count(*) FROM matcher_datasettrack t "
-                    f"WHERE t.version_id = %s AND t.{column} <> '' GROUP BY t.{column}",
-                    [field_name, version_id],
+                    f"INSERT INTO {added} (field, key, display, tracks) " + sql,
+                    {"version": version_id},
                 )
             cur.execute(f"ANALYZE {added}")
             cur.execute(
