@@ -121,16 +121,18 @@ def parse_one(path: Path) -> None:
     from uploads.parsing import Limits, open_catalog
 
     start = time.perf_counter()
-    count = invalid = 0
+    count = invalid = warned = 0
     with open_catalog(path, filename=path.name, limits=Limits(max_bytes=1024**3)) as catalog:
         opened = time.perf_counter() - start
         for row in catalog.rows():
             count += 1
             invalid += bool(row.problems)
+            warned += bool(row.warnings)
     elapsed = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"{path.suffix[1:]:>4}: {count:,} rows ({invalid:,} with problems) in {elapsed:.1f} s "
+        f"{path.suffix[1:]:>4}: {count:,} rows ({invalid:,} with problems, {warned:,} with "
+        f"warnings) in {elapsed:.1f} s "
         f"(open {opened:.1f} s) = {count / elapsed:,.0f} rows/s, peak RSS {peak_mb:,.0f} MB, "
         f"file {path.stat().st_size / 1024**2:,.0f} MB"
     )

@@ -30,7 +30,7 @@ EXPECTED = {
     9: ("matched", "identifier"),
     10: ("unmatched", ""),
     11: ("invalid", ""),
-    12: ("invalid", ""),
+    12: ("matched", "exact"),  # its ISRC "XX-BAD" is not valid: ignored, matched by name
     13: ("matched", "exact"),
     14: ("matched", "version"),
     15: ("matched", "exact"),
@@ -96,7 +96,8 @@ def test_match_catalog_command_writes_the_contract_report(skeleton_dataset, tmp_
     _assert_expected(lines)
     rows = _by_row(lines)
     assert rows[9][0]["dataset_track_id"] == "63OQupATfueTdZMWTxW03A"
-    assert "ISRC" in rows[12][0]["note"]
+    assert 'ISRC "XX-BAD" ignored: not a valid ISRC' in rows[12][0]["note"]
+    assert rows[12][0]["catalog_isrc"] == "", "the bad ISRC is not used as a key"
     assert "artist" in rows[11][0]["note"].lower()
 
 

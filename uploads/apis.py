@@ -68,6 +68,9 @@ class CatalogSerializer(serializers.Serializer):
     encoding = serializers.CharField()
     row_count = serializers.IntegerField()
     invalid_count = serializers.IntegerField()
+    warning_count = serializers.IntegerField(
+        help_text="Valid rows matched with an identifier ignored (an ISRC that is not valid)"
+    )
     duplicate_count = serializers.IntegerField()
     mojibake_repaired = serializers.IntegerField()
     uploaded_by = serializers.CharField(source="uploaded_by.username", allow_null=True)
@@ -98,7 +101,13 @@ class PreviewRowSerializer(serializers.Serializer):
     cells = serializers.ListField(
         child=serializers.CharField(allow_blank=True), help_text="Aligned with the columns"
     )
-    problems = serializers.ListField(child=serializers.CharField())
+    problems = serializers.ListField(
+        child=serializers.CharField(), help_text="Why the row will be invalid (not matched)"
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What will be ignored on the row (a bad ISRC); the row is still matched",
+    )
 
 
 class PreviewSerializer(serializers.Serializer):

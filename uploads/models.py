@@ -50,6 +50,9 @@ class Catalog(models.Model):
     mojibake_repaired = models.PositiveIntegerField(default=0)
     row_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
+    warning_count = models.PositiveIntegerField(
+        default=0, help_text="Valid rows with a warning (an identifier ignored)"
+    )
     duplicate_count = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.READY)
     error = models.TextField(blank=True, help_text="Why the rows could not be stored (failed)")
@@ -90,7 +93,13 @@ class CatalogRow(models.Model):
     spotify_id = models.CharField(max_length=32, blank=True)
     youtube_id = models.CharField(max_length=16, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.VALID)
-    problems = models.JSONField(default=list, help_text="[{column, message}]")
+    problems = models.JSONField(
+        default=list, help_text="Why the row is invalid (not matched): [{column, message}]"
+    )
+    warnings = models.JSONField(
+        default=list,
+        help_text="What was ignored on a valid row, e.g. a bad ISRC: [{column, message}]",
+    )
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
     )
@@ -111,6 +120,10 @@ class CatalogRow(models.Model):
     @property
     def problem_text(self) -> str:
         return "; ".join(f"{p['column']}: {p['message']}" for p in self.problems)
+
+    @property
+    def warning_text(self) -> str:
+        return "; ".join(f"{w['column']}: {w['message']}" for w in self.warnings)
 
 
 class PendingUpload(models.Model):

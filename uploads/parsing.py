@@ -14,7 +14,9 @@ Decisions worth knowing (also in the tests):
   Excel makes of a typed "3:45", and no catalog holds 3-hour songs to the minute.
 - ISRC: read by the engine's one normalizer (matcher.engine.identifiers.normalize_isrc: hyphens,
   spaces, dots and underscores dropped, uppercased, checked with python-stdnum). An invalid one
-  leaves ParsedRow.isrc empty (nothing matches on it) and adds a problem.
+  leaves ParsedRow.isrc empty (nothing matches on it) and adds a warning, not a problem: the row
+  is still matched on its artist and title. On a row that is invalid anyway (no artist or no
+  title) the warning is listed with its problems.
 - UPC/EAN typed into a numeric cell loses its leading zero: an 11-digit number from a numeric cell
   is padded back to the 12-digit UPC-A. UPCs are not validated (a bad UPC does not spoil a row).
 - Merged cells: openpyxl's streaming mode cannot see merges, so the value stays in the top-left
@@ -219,7 +221,10 @@ class ParsedRow:
     values: dict[str, str]
     duration_s: float | None
     isrc: str
+    # A problem makes the row invalid (not matched); a warning leaves it valid and says what was
+    # ignored (an identifier that fails its check is not used as a key).
     problems: list[RowProblem] = field(default_factory=list)
+    warnings: list[RowProblem] = field(default_factory=list)
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -869,15 +874,15 @@ class Catalog:
                     )
                 )
         isrc = ""
+        bad_isrc: RowProblem | None = None  # a warning, unless the row is invalid anyway
+        isrc_at = len(problems)  # where it goes among the problems: in the order checked
         if values["isrc"]:
             normalized = normalize_isrc(values["isrc"])
             if normalized is None:
-                problems.append(
-                    RowProblem(
-                        self._column_label("isrc"),
-                        f'"{values["isrc"]}" is not a valid ISRC (12 characters: country, '
-                        "registrant, year, number)",
-                    )
+                bad_isrc = RowProblem(
+                    self._column_label("isrc"),
+                    f'ISRC "{values["isrc"]}" ignored: not a valid ISRC (12 characters: '
+                    "country, registrant, year, number)",
                 )
             else:
                 isrc = normalized
@@ -896,7 +901,14 @@ class Catalog:
                         "m:ss (3:45), h:mm:ss (1:02:03) or a number of seconds (225)",
                     )
                 )
-        return ParsedRow(number, cells, values, duration, isrc, problems)
+        row_warnings: list[RowProblem] = []
+        if bad_isrc is not None:
+            # An invalid row is not matched at all: everything wrong with it is one list.
+            if problems:
+                problems.insert(isrc_at, bad_isrc)
+            else:
+                row_warnings.append(bad_isrc)
+        return ParsedRow(number, cells, values, duration, isrc, problems, row_warnings)
 
     def _duration_unit(self) -> str | None:
         index = self.mapping.get("duration")

@@ -104,6 +104,7 @@ class PreviewRow:
     row_number: int
     cells: list[str]  # aligned with the header row
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -121,7 +122,8 @@ def upload_preview(
     limit: int = PREVIEW_ROWS,
 ) -> Preview:
     """The first data rows of the sheet as the parser reads them under the mapping, with each
-    row's problems; a mapping without artist or title is previewed too (every row then says so)."""
+    row's problems and warnings; a mapping without artist or title is previewed too (every row
+    then says so)."""
     fields_by_index = {index: name for name, index in mapping.items()}
     headers = [
         (column_letter(i), header, fields_by_index.get(i, ""))
@@ -144,6 +146,7 @@ def upload_preview(
                         row_number=row.row_number,
                         cells=[row.cells.get(header, "") for header in sheet.headers],
                         problems=[f"{p.column}: {p.message}" for p in row.problems],
+                        warnings=[f"{w.column}: {w.message}" for w in row.warnings],
                     )
                 )
                 if len(rows) >= limit:

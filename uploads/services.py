@@ -229,11 +229,12 @@ def _parsed_details(parsed: ParsedCatalog) -> dict[str, Any]:
 def _store_rows(catalog: Catalog, parsed: ParsedCatalog) -> None:
     """Insert every row and the counts, and mark the catalog ready; the caller's transaction
     makes it all or nothing."""
-    total = invalid = 0
+    total = invalid = warned = 0
     for batch in _batches(parsed.rows(), catalog):
         CatalogRow.objects.bulk_create(batch)
         total += len(batch)
         invalid += sum(1 for r in batch if r.status == CatalogRow.Status.INVALID)
+        warned += sum(1 for r in batch if r.warnings)
     if total == 0:
         raise CatalogFileError(
             f'"{catalog.name}" has a header row but no rows under it. Add the '
@@ -245,6 +246,7 @@ def _store_rows(catalog: Catalog, parsed: ParsedCatalog) -> None:
     transaction.on_commit(partial(statistics_refresh, CatalogRow), robust=True)
     catalog.row_count = total
     catalog.invalid_count = invalid
+    catalog.warning_count = warned
     catalog.mojibake_repaired = parsed.repaired_mojibake
     catalog.duplicate_count = _flag_duplicates(catalog)
     catalog.status = Catalog.Status.READY
@@ -322,7 +324,8 @@ def catalog_store_fail(*, catalog_id: int, reason: str) -> bool:
 def _fail(catalog: Catalog, reason: str) -> None:
     catalog.status = Catalog.Status.FAILED
     catalog.error = reason[:2000]
-    catalog.row_count = catalog.invalid_count = catalog.duplicate_count = 0
+    catalog.row_count = catalog.invalid_count = catalog.warning_count = 0
+    catalog.duplicate_count = 0
     catalog.save()
     # The file is of no further use; it goes once the failure is committed.
     path = stored_file_path(catalog.stored_file)
@@ -596,6 +599,7 @@ def _catalog_row(parsed: ParsedRow, catalog: Catalog) -> CatalogRow:
         youtube_id=(youtube_video_id(youtube) or "") if youtube else "",
         status=CatalogRow.Status.INVALID if problems else CatalogRow.Status.VALID,
         problems=problems,
+        warnings=[{"column": w.column, "message": w.message} for w in parsed.warnings],
     )
     if not problems:
         key = "\x1f".join((fold(row.artist), fold(row.title), fold(row.version), row.isrc)).encode()

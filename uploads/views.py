@@ -189,8 +189,9 @@ def catalog_page(
     template: str = "uploads/catalog_detail.html",
     extra: Callable[[Catalog, Membership], dict[str, Any]] | None = None,
 ) -> HttpResponse:
-    """A stored catalog: its figures, mapping and invalid rows (with `extra`'s context: matcher's
-    adds the runs); `?part=status` is its status line, polled by htmx while rows are stored."""
+    """A stored catalog: its figures, mapping, invalid rows and rows with warnings (with
+    `extra`'s context: matcher's adds the runs); `?part=status` is its status line, polled by
+    htmx while rows are stored."""
     actor = page_actor(request)
     catalog = get_object_or_404(selectors.catalogs_for(actor), pk=pk)
     membership = require(actor, READ, organization_id=catalog.organization_id)
@@ -203,6 +204,13 @@ def catalog_page(
         .only("row_number", "problems", "artist", "title"),
         INVALID_ROWS_PER_PAGE,
     ).get_page(request.GET.get("page"))
+    warned_rows = Paginator(
+        catalog.rows.filter(status=CatalogRow.Status.VALID)
+        .exclude(warnings=[])
+        .order_by("row_number")
+        .only("row_number", "warnings", "artist", "title"),
+        INVALID_ROWS_PER_PAGE,
+    ).get_page(request.GET.get("warnings_page"))
     headers = list(catalog.headers or [])
     mapping = [
         (
@@ -218,6 +226,7 @@ def catalog_page(
         "valid_count": catalog.row_count - catalog.invalid_count,
         "mapping": mapping,
         "invalid_rows": invalid_rows,
+        "warned_rows": warned_rows,
         "can_upload": can_upload,
         "poll_seconds": POLL_SECONDS,
     }

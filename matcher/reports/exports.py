@@ -342,6 +342,7 @@ def match_evidence_document(m: Match) -> dict[str, Any]:
             "album": row.album,
             "isrc": row.isrc,
             "duration_s": row.duration_s,
+            "warnings": row.warnings,
         },
         "dataset_track": {
             "dataset": m.dataset.slug,

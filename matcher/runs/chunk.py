@@ -198,14 +198,14 @@ def _match_rows(
                 )
             )
         elif row.duplicate_of_id is not None:
+            original = row.duplicate_of
+            duplicate = f"duplicate of row {original.row_number}" if original else "duplicate"
             results.append(
                 RowResult(
                     run=run,
                     catalog_row=row,
                     status=RowResult.Status.UNMATCHED,
-                    note=f"duplicate of row {row.duplicate_of.row_number}"
-                    if row.duplicate_of
-                    else "duplicate",
+                    note="; ".join(filter(None, (duplicate, row.warning_text))),
                 )
             )
         else:
@@ -244,6 +244,8 @@ def _match_rows(
                 best_kind=best.kind if best else "",
                 best_confidence=best.confidence if best else 0,
                 candidates_considered=candidate_ids,
+                # What the row's matching ignored (a bad ISRC) reaches the report and exports.
+                note=q.row.warning_text,
                 top_candidates=[
                     {
                         "track": tracks[key].track_pk,

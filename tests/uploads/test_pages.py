@@ -24,6 +24,7 @@ CSV = (
     ",No Artist Here,\n"
     "Nobody,Nothing,not-an-isrc\n"
     "The Beatles,Yesterday,GBAYE6500524\n"
+    ",,XX-BAD\n"
 )
 
 
@@ -83,26 +84,41 @@ def test_catalog_page_shows_rows_mapping_and_invalid_rows_with_where_and_why(
     response = signed_in(client, "bob").get(reverse("catalog-detail", args=[catalog.pk]))
     body = response.content.decode()
     assert response.status_code == 200
-    assert '<span class="figure" id="fig-rows">4</span>' in body
-    assert '<span class="figure fig-ok" id="fig-valid">2</span>' in body
+    assert '<span class="figure" id="fig-rows">5</span>' in body
+    assert '<span class="figure fig-ok" id="fig-valid">3</span>' in body
     assert 'id="fig-invalid">2</span>' in body
     assert '<span class="figure" id="fig-duplicates">1</span>' in body
+    assert '<span class="figure" id="fig-warnings">1</span>' in body
     assert '<th scope="row">Artist</th><td>A</td><td>Artist</td>' in body
     assert '<th scope="row">ISRC</th><td>C</td><td>ISRC</td>' in body
-    # Row 3 has no artist, row 4 a bad ISRC: each listed with its row, column and reason.
-    table = body[body.index('id="invalid-rows"') :]
+    # Row 3 has no artist, row 6 nothing but a bad ISRC: each listed with its row, column and
+    # reason. Row 4 has a bad ISRC and an artist and title: valid, its ISRC ignored.
+    invalid = body[body.index('id="invalid-rows"') : body.index('id="warnings-h"')]
+    warned = body[body.index('id="warning-rows"') :]
     cell = r'<td data-label="{}">{}</td>'
     row3 = (
         cell.format("Row", 3)
         + cell.format("Column", "Artist[^<]*")
         + cell.format("Reason", "[^<]*artist[^<]*")
     )
+    row6 = [
+        cell.format("Row", 6) + cell.format("Column", column) + cell.format("Reason", reason)
+        for column, reason in (
+            (r"Artist \(A\)", "The artist is empty[^<]*"),
+            (r"Title \(B\)", "The title is empty[^<]*"),
+            (r"ISRC \(C\)", "ISRC &quot;XX-BAD&quot; ignored: not a valid ISRC[^<]*"),
+        )
+    ]
     row4 = (
         cell.format("Row", 4)
-        + cell.format("Column", "ISRC[^<]*")
-        + cell.format("Reason", "[^<]*not-an-isrc[^<]*")
+        + cell.format("Column", r"ISRC \(C\)")
+        + cell.format("Warning", "ISRC &quot;not-an-isrc&quot; ignored: not a valid ISRC[^<]*")
     )
-    assert re.search(row3, table, re.I) and re.search(row4, table)
+    assert re.search(row3, invalid, re.I)
+    assert all(re.search(line, invalid) for line in row6)
+    assert '<td data-label="Row">4</td>' not in invalid
+    assert re.search(row4, warned)
+    assert '<td data-label="Row">3</td>' not in warned
 
 
 def test_invalid_rows_are_paginated(
@@ -114,7 +130,8 @@ def test_invalid_rows_are_paginated(
     assert "Page 1 of 2" in first and 'href="?page=2#invalid-h" rel="next"' in first
     second = client.get(reverse("catalog-detail", args=[catalog.pk]), {"page": "2"})
     later = second.content.decode()
-    assert '<td data-label="Row">4</td>' in later and '<td data-label="Row">3</td>' not in later
+    later = later[: later.index('id="warnings-h"')]
+    assert '<td data-label="Row">6</td>' in later and '<td data-label="Row">3</td>' not in later
 
 
 def test_catalog_page_offers_to_start_matching_with_every_dataset_ticked(

@@ -292,12 +292,45 @@ def test_row_problems_name_the_column_with_its_letter(tmp_path: Path) -> None:
         RowProblem("Artist (A)", "The artist is empty; fill it in or remove the row."),
         RowProblem(
             "ISRC (E)",
-            '"US-ABC-12" is not a valid ISRC (12 characters: country, registrant, year, number)',
+            'ISRC "US-ABC-12" ignored: not a valid ISRC (12 characters: country, registrant, '
+            "year, number)",
         ),
     ]
-    assert rows[0].isrc == ""
+    assert rows[0].isrc == "" and rows[0].warnings == [], "an invalid row lists it as a problem"
     assert [problem.column for problem in rows[1].problems] == ["Title (B)", "Duration (D)"]
     assert rows[1].isrc == "USS1Z9900001"
+
+
+def test_row_with_a_bad_isrc_but_an_artist_and_title_is_valid_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    text = "Artist,Title,ISRC\nRay Dawn,Night Drive,RDRAY2200003\nRay Dawn,Morning,\n"
+    rows = parse(write_text(tmp_path / "w.csv", text))
+    assert rows[0].problems == []
+    assert rows[0].warnings == [
+        RowProblem(
+            "ISRC (C)",
+            'ISRC "RDRAY2200003" ignored: not a valid ISRC (12 characters: country, registrant, '
+            "year, number)",
+        )
+    ]
+    assert rows[0].isrc == "", "the bad ISRC is not a key"
+    assert (rows[0].values["artist"], rows[0].values["title"]) == ("Ray Dawn", "Night Drive")
+    assert rows[1].problems == rows[1].warnings == []
+
+
+def test_row_with_only_a_bad_isrc_is_invalid_and_says_what_is_missing(tmp_path: Path) -> None:
+    rows = parse(write_text(tmp_path / "i.csv", "Artist,Title,ISRC\n,,XX-BAD\n"))
+    assert [(p.column, p.message) for p in rows[0].problems] == [
+        ("Artist (A)", "The artist is empty; fill it in or remove the row."),
+        ("Title (B)", "The title is empty; fill it in or remove the row."),
+        (
+            "ISRC (C)",
+            'ISRC "XX-BAD" ignored: not a valid ISRC (12 characters: country, registrant, '
+            "year, number)",
+        ),
+    ]
+    assert rows[0].warnings == []
 
 
 def test_rows_with_problems_are_still_yielded_with_their_numbers(tmp_path: Path) -> None:
@@ -648,7 +681,7 @@ def test_ods_rows_keep_sheet_row_numbers(tmp_path: Path) -> None:
         assert catalog.format == "ods" and catalog.sheet.header_row == 4
     assert [row.row_number for row in rows] == [5, 7]
     assert rows[0].cells["Durée"] == "225" and rows[0].duration_s == 225
-    assert rows[1].problems[0].column == "ISRC (C)"
+    assert rows[1].problems == [] and rows[1].warnings[0].column == "ISRC (C)"
 
 
 def test_catalog_io_does_not_leak_into_cells(tmp_path: Path) -> None:

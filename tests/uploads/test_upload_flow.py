@@ -107,7 +107,7 @@ def test_an_xlsx_upload_with_title_rows_shows_its_mapping_and_preview_before_sto
     # The preview shows sheet row numbers, the mapped columns highlighted, and row problems.
     assert "<td>4</td>" in body and "<td>6</td>" in body
     assert '<td class="mapped">Glass Harbour</td>' in body
-    assert '"not-an-isrc" is not a valid ISRC' in body
+    assert '<span class="row-warning">ISRC (C): ISRC "not-an-isrc" ignored' in body
     assert "The artist is empty" in body
     assert '<select name="sheet"' not in body, "one sheet: no sheet picker"
 

@@ -180,7 +180,7 @@ def test_a_catalog_found_bad_while_its_rows_are_stored_is_failed_with_no_rows_an
     assert stored_files() == [], "the file of a failed catalog is removed"
 
 
-def test_preview_reads_only_the_first_rows_with_their_problems(label: Any) -> None:
+def test_preview_reads_only_the_first_rows_with_their_problems_and_warnings(label: Any) -> None:
     lines = ["Artist,Title,ISRC"] + [f"A{i},T{i},{'bad' if i == 2 else ''}" for i in range(30)]
     pending = pending_upload_create(
         organization=label, stream=csv_stream("\n".join(lines) + "\n"), filename="c.csv"
@@ -191,7 +191,12 @@ def test_preview_reads_only_the_first_rows_with_their_problems(label: Any) -> No
     )
     assert [r.row_number for r in preview.rows] == [2, 3, 4, 5, 6]
     assert preview.rows[0].cells == ["A0", "T0", ""]
-    assert preview.rows[2].problems and "ISRC (C)" in preview.rows[2].problems[0]
+    assert preview.rows[2].problems == [], "a bad ISRC does not make the row invalid"
+    assert preview.rows[2].warnings == [
+        'ISRC (C): ISRC "bad" ignored: not a valid ISRC (12 characters: country, registrant, '
+        "year, number)"
+    ]
+    assert preview.rows[1].warnings == []
     assert [h[2] for h in preview.headers] == ["artist", "title", "isrc"]
 
 
