@@ -12,11 +12,21 @@ from matcher.models import Dataset, DatasetVersion
 from uploads.forms import MappingForm
 
 
+class DatasetChoiceField(forms.ModelMultipleChoiceField):
+    """Datasets by their display name and size, as every page names them (never the slug)."""
+
+    def label_from_instance(self, obj: Dataset) -> str:
+        tracks = obj.current_version.row_count if obj.current_version else 0
+        return f"{obj.name} ({tracks:,} tracks)"
+
+
 class MappingDatasetsForm(MappingForm):
     """The sheet and column mapping to confirm, and the datasets its run matches against."""
 
-    datasets = forms.ModelMultipleChoiceField(
-        queryset=Dataset.objects.filter(current_version__isnull=False).order_by("slug"),
+    datasets = DatasetChoiceField(
+        queryset=Dataset.objects.filter(current_version__isnull=False)
+        .select_related("current_version")
+        .order_by("slug"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Leave all unticked to match against every imported dataset.",
@@ -29,12 +39,6 @@ def ready_datasets() -> QuerySet[Dataset]:
         .select_related("current_version")
         .order_by("slug")
     )
-
-
-class DatasetChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Dataset) -> str:
-        tracks = obj.current_version.row_count if obj.current_version else 0
-        return f"{obj.name} ({tracks:,} tracks)"
 
 
 class RunStartForm(forms.Form):

@@ -504,6 +504,11 @@ def evidence_context(match: Match) -> dict[str, Any]:
         "reading_label": describe_reading(reading),
         "row_result": row_result,
         "candidates": candidates,
+        # The candidates the blocking found but the page does not list (screened out before
+        # scoring, or past the best TOP_CANDIDATES_KEPT): the sentence above the table says so.
+        "candidates_not_listed": max(
+            0, (row_result.candidates_considered if row_result else 0) - len(candidates)
+        ),
         "identifiers": list(match.track.identifiers.values_list("kind", "value")),
         "catalog_identifiers": evidence.get("catalog", {}).get("identifiers", []),
         "raw_cells": sorted((catalog_row.cells or {}).items()),

@@ -202,6 +202,11 @@ def e2e_datasets(stack: Path) -> list[str]:
         for t in tracks:
             writer.writerow({**t, "track_id": f"m-{t['track_id']}", "url": ""})
     dataset_import(slug=SECOND_DATASET, paths=[second], file_format="generic-csv")
+    # Display names, as an operator gives them: the pages must show these, never the slugs.
+    from matcher.models import Dataset
+
+    Dataset.objects.filter(slug="spotify-sample").update(name="Spotify Tracks (sample)")
+    Dataset.objects.filter(slug=SECOND_DATASET).update(name="Mirror of Spotify Tracks")
     # The public search reads terms rebuilt after imports (matcher.search.selectors).
     from matcher.search.services import search_terms_refresh
 

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 from django.urls import reverse
 
-from matcher.models import Match, MatchRun, Verdict
+from matcher.models import Dataset, Match, MatchRun, Verdict
 from tests.e2e.conftest import CHUNK_ROWS, NARROW, E2ECatalog, Shots, sign_in
 from tests.factories import stored_catalog
 
@@ -132,6 +132,13 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
     assert page.locator("select[name^=map]").count() >= 2
     preview = page.locator("table.preview, #preview, .preview").first
     assert "Chord Overstreet" in preview.inner_text()
+    # The datasets to match against, by their display names (not their slugs, issue 17).
+    choices = page.locator("fieldset.datasets").inner_text()
+    named = [d for d in Dataset.objects.filter(current_version__isnull=False)]
+    assert any(d.name != d.slug for d in named)
+    for dataset in named:
+        assert dataset.name in choices, (dataset.name, choices)
+        assert dataset.name == dataset.slug or dataset.slug not in choices, choices
     shots(page, "03-mapping")
     page.get_by_role("button", name="Confirm mapping", exact=True).click()
 
@@ -174,6 +181,10 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
     assert match.run_id == run.pk
     assert match.catalog_row.title in page.locator("main").inner_text()
     assert page.locator("#verdict-status").get_attribute("data-verdict") == "none"
+    # The track id as stored, though the heading is set in capitals (issue 17): innerText is
+    # the text as rendered, after CSS text-transform.
+    heading = page.locator("table.side-by-side thead").inner_text()
+    assert match.track.track_id in heading, (match.track.track_id, heading)
     shots(page, "07-evidence")
     confirm = page.locator("#verdict-form").get_by_role("button", name=re.compile(r"^Confirm\b"))
     with page.expect_navigation():
@@ -228,10 +239,18 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
     results.get_by_text("Karma Police").first.wait_for()
     text = results.inner_text()
     assert "No Surprises" in text
-    for slug in e2e_datasets:
-        assert slug in text, f"{slug} missing from the grouped results: {text}"
+    for dataset in Dataset.objects.filter(slug__in=e2e_datasets):
+        assert dataset.name in text, f"{dataset.name} missing from the grouped results: {text}"
     assert "Hold On" not in text, "an unrelated track is in the results"
     shots(page, "09-search")
+
+    # A featured artist, credited second on the track (`Amaarae;Kali Uchis;Moliy`), is found
+    # too: only the first credited artist was searchable before (issue 17).
+    page.fill("#search-artist", "Kali Uchis")
+    page.locator("#search-artist").press("Enter")
+    results.get_by_text("SAD GIRLZ LUV MONEY").first.wait_for()
+    assert "Karma Police" not in results.inner_text()
+    shots(page, "09-search-featured-artist")
     assert not page.errors, f"JavaScript errors on the pages: {page.errors}"
 
 

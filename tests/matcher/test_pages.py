@@ -4,16 +4,19 @@ fragment, keyboard review, and the layout's accessibility and offline promises."
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from matcher.models import MatchRun
+from matcher.models import MatchRun, RowResult
 from matcher.reports import services as report_services
 from matcher.review import selectors as review_selectors
 from matcher.review import services as review
@@ -462,3 +465,42 @@ def test_a_page_download_writes_nothing_and_the_watchdog_prepares_a_missing_repo
     figures = MatchRun.objects.get(pk=built.run.pk).report_figures
     assert figures.get("format") == report_services.FIGURES_FORMAT
     assert built.run.pk not in match_runs_check().prepared
+
+
+def test_the_candidates_sentence_says_what_the_table_lists(
+    built: Built, client: Client, rita: Any
+) -> None:
+    # "3 dataset tracks shared a key with this row; the best are:" over one listed (issue 17).
+    m = built.matches[(2, "alpha")]
+    result = RowResult.objects.get(run=built.run, catalog_row=m.catalog_row)
+    entry = {"track": m.track_id, "reading": "credited", "kind": "exact", "confidence": 100}
+    result.candidates_considered, result.top_candidates = 3, [entry]
+    result.save(update_fields=["candidates_considered", "top_candidates"])
+    url = reverse("match-evidence", args=[m.pk])
+    body = html.unescape(signed_in(client, "rita").get(url).content.decode())
+    sentence = re.sub(r"\s+", " ", body.split('id="candidates-sentence">', 1)[1].split("</p>")[0])
+    assert sentence.startswith("3 candidates (a dataset track, or one reading of its title)")
+    assert (
+        "The 1 that scored best is listed; the other 2 scored lower, or were set aside" in sentence
+    )
+    assert body.count('class="this-match"') == 1
+    # The table names the dataset as every page does, by its display name.
+    assert f"<td>{m.dataset.name}</td>" in body
+
+    result.candidates_considered = 1
+    result.save(update_fields=["candidates_considered"])
+    body = html.unescape(client.get(url).content.decode())
+    assert "1 candidate (a dataset track, or one reading of its title) shared a key" in body
+    assert "It is listed." in body and "the other" not in body
+
+
+def test_the_track_id_in_the_evidence_heading_is_marked_to_show_as_stored(
+    built: Built, client: Client, rita: Any
+) -> None:
+    # Headings are set in capitals by CSS; a Spotify id is case-sensitive (issue 17). The
+    # browser test checks the rendered text; this checks the markup and the style rule.
+    m = built.matches[(2, "alpha")]
+    body = signed_in(client, "rita").get(reverse("match-evidence", args=[m.pk])).content.decode()
+    assert f'track <code class="as-stored">{m.track.track_id}</code></th>' in body
+    css = (Path(settings.BASE_DIR) / "matcher/static/css/app.css").read_text()
+    assert re.search(r"\.as-stored[^{]*\{[^}]*text-transform: none", css)
