@@ -416,6 +416,14 @@ class MatchFilterSerializer(serializers.Serializer):
         max_length=200, required=False, help_text="Text in the row's artist, title, album, or ISRC"
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        low, high = attrs.get("conf_min"), attrs.get("conf_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError(
+                {"conf_min": f"conf_min {low} is above conf_max {high}: an empty range."}
+            )
+        return attrs
+
     def filters(self) -> selectors.ReportFilters:
         data = self.validated_data
         return selectors.ReportFilters(

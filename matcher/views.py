@@ -146,7 +146,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_review": role_allows(role, REVIEW),
     }
     if run.status == MatchRun.Status.DONE or run.status == MatchRun.Status.CANCELLED:
-        filters = selectors.ReportFilters.from_query(request.GET)
+        summary = selectors.report_summary(run)
+        filters = selectors.ReportFilters.from_query(
+            request.GET, datasets={d.slug: d.name for d in summary.datasets}
+        )
         # Page through ids only (a narrow sort), then load the page's rows.
         page = _CountedPaginator(
             selectors.row_table(run, filters=filters).values_list("pk", flat=True),
@@ -158,7 +161,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         matches = selectors.run_matches_by_row(
             run, [r.catalog_row.duplicate_of_id or r.catalog_row_id for r in results]
         )
-        summary = selectors.report_summary(run)
         sort_links = {
             key.replace("-", "desc_"): _page_url(dataclasses.replace(filters, sort=key))
             for key in selectors.SORTS
@@ -186,8 +188,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             kinds=Match.Kind.choices,
             review_filters=list(selectors.REVIEW_FILTERS.items()),
             sorts=[
-                ("row", "Row number"),
-                ("-confidence", "Confidence, highest first"),
+                ("-confidence", "Best matches first"),
+                ("row", "Sheet order (row number)"),
                 ("confidence", "Confidence, lowest first"),
                 ("artist", "Artist"),
                 ("title", "Title"),

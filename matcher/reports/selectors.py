@@ -285,9 +285,16 @@ SORTS = {
 }
 
 
+# The report page opens on the matches, best first (sheet order is one click away); the API
+# lists rows in sheet order unless told otherwise.
+PAGE_SORT = "-confidence"
+
+
 @dataclass
 class ReportFilters:
-    """The row table's filters, parsed from a query string; unknown values are dropped."""
+    """The row table's filters. From a query string (the page), a value that cannot be used is
+    not applied and `problems` says which and why, for the page to show (never silently
+    dropped: a lawyer must know the table is not what was asked for)."""
 
     status: str = ""
     dataset: str = ""
@@ -297,28 +304,60 @@ class ReportFilters:
     conf_max: int | None = None
     q: str = ""
     sort: str = "row"
+    problems: list[str] = field(default_factory=list, compare=False)
 
     @classmethod
-    def from_query(cls, data: Any) -> ReportFilters:
-        def bounded(name: str) -> int | None:
-            raw = (data.get(name) or "").strip()
-            if not raw.isdigit():
-                return None
-            return max(0, min(100, int(raw)))
+    def from_query(cls, data: Any, *, datasets: dict[str, str] | None = None) -> ReportFilters:
+        """`datasets`: slug -> display name of the run's datasets, to check the dataset filter."""
+        problems: list[str] = []
 
-        status = data.get("status", "")
-        kind = data.get("kind", "")
-        review = data.get("review", "")
-        sort = data.get("sort", "row")
+        def bounded(name: str, label: str) -> int | None:
+            raw = (data.get(name) or "").strip()
+            if not raw:
+                return None
+            if not raw.isdigit() or int(raw) > 100:
+                problems.append(
+                    f"{label} “{raw[:20]}” is not a whole number from 0 to 100; ignored."
+                )
+                return None
+            return int(raw)
+
+        def choice(name: str, label: str, allowed: Any) -> str:
+            raw = (data.get(name) or "").strip()
+            if raw and raw not in allowed:
+                problems.append(f"There is no {label} “{raw[:40]}”; all are shown.")
+                return ""
+            return raw
+
+        status = choice("status", "status", RowResult.Status.values)
+        kind = choice("kind", "match kind", Match.Kind.values)
+        review = choice("review", "review status", REVIEW_FILTERS)
+        dataset = (data.get("dataset") or "").strip()[:64]
+        if dataset and datasets is not None and dataset not in datasets:
+            problems.append(f"This run did not match against a dataset “{dataset}”; all are shown.")
+            dataset = ""
+        sort = (data.get("sort") or "").strip() or PAGE_SORT
+        if sort not in SORTS:
+            problems.append(f"There is no sort order “{sort[:40]}”; best matches first.")
+            sort = PAGE_SORT
+        conf_min = bounded("conf_min", "Confidence from")
+        conf_max = bounded("conf_max", "Confidence to")
+        if conf_min is not None and conf_max is not None and conf_min > conf_max:
+            problems.append(
+                f"Confidence from {conf_min} to {conf_max} is an empty range (the first is above "
+                "the second); the range is not applied."
+            )
+            conf_min = conf_max = None
         return cls(
-            status=status if status in RowResult.Status.values else "",
-            dataset=(data.get("dataset") or "").strip()[:64],
-            kind=kind if kind in Match.Kind.values else "",
-            review=review if review in REVIEW_FILTERS else "",
-            conf_min=bounded("conf_min"),
-            conf_max=bounded("conf_max"),
+            status=status,
+            dataset=dataset,
+            kind=kind,
+            review=review,
+            conf_min=conf_min,
+            conf_max=conf_max,
             q=(data.get("q") or "").strip()[:200],
-            sort=sort if sort in SORTS else "row",
+            sort=sort,
+            problems=problems,
         )
 
     @property
@@ -341,7 +380,7 @@ class ReportFilters:
             "conf_min": "" if self.conf_min is None else str(self.conf_min),
             "conf_max": "" if self.conf_max is None else str(self.conf_max),
             "q": self.q,
-            "sort": "" if self.sort == "row" else self.sort,
+            "sort": "" if self.sort == PAGE_SORT else self.sort,
         }
         return {k: v for k, v in out.items() if v}
 

@@ -262,6 +262,7 @@ def test_matches_are_filtered(as_, run):
         ({"q": "x" * 201}, "q"),
         ({"dataset": "not a slug"}, "dataset"),
         ({"q": "a\x00b"}, "q"),
+        ({"conf_min": "90", "conf_max": "50"}, "conf_min"),  # an empty range
     ],
 )
 def test_bad_match_filters_are_a_400_naming_the_parameter(as_, run, params, field):

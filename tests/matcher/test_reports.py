@@ -3,6 +3,8 @@ breakdowns, the evidence page and isolation."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from matcher.reports.selectors import (
+    PAGE_SORT,
     ReportFilters,
     report_breakdown,
     report_summary,
@@ -89,7 +92,8 @@ def test_breakdown_by_artist_and_album_ranks_the_most_found_first(built):
     ],
 )
 def test_each_row_filter_keeps_exactly_the_rows_it_describes(built, query, expected):
-    assert _numbers(row_table(built.run, filters=ReportFilters.from_query(query))) == expected
+    filters = ReportFilters.from_query({"sort": "row", **query})
+    assert _numbers(row_table(built.run, filters=filters)) == expected
 
 
 def test_review_filter_separates_reviewed_from_unreviewed_rows(built, rita):
@@ -116,9 +120,58 @@ def test_sort_by_confidence_puts_the_strongest_rows_first(built):
     assert by_title[0] == 3  # "Glass"
 
 
-def test_confidence_bounds_are_clamped_and_junk_is_ignored():
+def test_a_filter_value_that_cannot_be_used_is_not_applied_and_says_so():
+    # They were dropped or clamped in silence (issue 17): the table was not what was asked for.
     f = ReportFilters.from_query({"conf_min": "-5", "conf_max": "250", "sort": "drop table"})
-    assert (f.conf_min, f.conf_max, f.sort) == (None, 100, "row")
+    assert (f.conf_min, f.conf_max, f.sort) == (None, None, PAGE_SORT)
+    assert f.problems == [
+        "There is no sort order “drop table”; best matches first.",
+        "Confidence from “-5” is not a whole number from 0 to 100; ignored.",
+        "Confidence to “250” is not a whole number from 0 to 100; ignored.",
+    ]
+    f = ReportFilters.from_query({"conf_min": "90", "conf_max": "50", "kind": "remix"})
+    assert (f.conf_min, f.conf_max, f.kind) == (None, None, "")
+    assert f.problems == [
+        "There is no match kind “remix”; all are shown.",
+        "Confidence from 90 to 50 is an empty range (the first is above the second); the range "
+        "is not applied.",
+    ]
+    f = ReportFilters.from_query({"dataset": "gamma"}, datasets={"alpha": "Alpha Set"})
+    assert f.dataset == "" and f.problems == [
+        "This run did not match against a dataset “gamma”; all are shown."
+    ]
+    good = ReportFilters.from_query({"conf_min": "77", "conf_max": "95", "dataset": "alpha"})
+    assert (good.conf_min, good.conf_max, good.dataset, good.problems) == (77, 95, "alpha", [])
+
+
+def test_the_report_opens_on_the_best_matches_with_sheet_order_one_click_away(built, client, bob):
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
+    url = reverse("run-detail", args=[built.run.pk])
+    body = client.get(url).content.decode()
+    table = body.split('class="rows report-rows"', 1)[1]
+    cells = re.findall(r'<td data-label="Row">(\d+)</td>', table)
+    assert cells[:2] == ["2", "7"] and cells[-1] in {"5", "6"}, cells  # matched rows first
+    link = re.search(r'<a href="([^"]+)" id="sheet-order">', body)
+    assert link is not None
+    body = client.get(url + html.unescape(link.group(1))).content.decode()
+    cells = re.findall(
+        r'<td data-label="Row">(\d+)</td>', body.split('class="rows report-rows"')[1]
+    )
+    assert cells == ["2", "3", "4", "5", "6", "7"]
+    assert 'id="best-first"' in body
+
+
+def test_the_report_says_which_filters_it_could_not_apply(built, client, bob):
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
+    url = reverse("run-detail", args=[built.run.pk])
+    body = html.unescape(client.get(url, {"conf_min": "95", "conf_max": "10"}).content.decode())
+    assert 'id="filter-problems" role="alert"' in body
+    assert "Confidence from 95 to 10 is an empty range" in body
+    body = html.unescape(client.get(url, {"dataset": "nope"}).content.decode())
+    assert "This run did not match against a dataset “nope”" in body
+    body = html.unescape(client.get(url, {"q": "glass"}).content.decode())
+    assert 'id="filter-problems"' not in body
+    assert "1 row matches these filters." in body  # not "1 row match"
 
 
 # --- pages --------------------------------------------------------------------------------
