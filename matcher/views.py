@@ -52,10 +52,10 @@ DIFF_LINES_SHOWN = 500
 def dashboard(request: HttpRequest) -> HttpResponse:
     # The dashboard lists the current organization's catalogs and runs only.
     actor = page_actor(request).acting_only()
-    runs: list[RunProgress] | None = None
+    runs: list[tuple[RunProgress, selectors.RunOverlap | None]] | None = None
     catalogs = None
     if actor.membership is not None:
-        runs = [run_progress(r) for r in selectors.runs_for(actor)[:50]]
+        runs = [(run_progress(r), selectors.run_overlap(r)) for r in selectors.runs_for(actor)[:50]]
         catalogs = catalogs_for(actor)[:50]
     return render(
         request,

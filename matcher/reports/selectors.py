@@ -119,6 +119,29 @@ def run_figures(run: MatchRun) -> dict[str, Any]:
     return run_figures_compute(run)
 
 
+@dataclass(frozen=True)
+class RunOverlap:
+    """A finished run's overlap at a glance (the dashboard): the report headline's figures."""
+
+    found: int
+    rows: int
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.found / self.rows if self.rows else 0.0
+
+
+def run_overlap(run: MatchRun) -> RunOverlap | None:
+    """The headline figures of a run whose report is prepared (stored on the run when it
+    finishes), without a query; None before that."""
+    figures = run.report_figures or {}
+    if figures.get("format") != FIGURES_FORMAT:
+        return None
+    return RunOverlap(
+        found=figures["status"].get(RowResult.Status.MATCHED, 0), rows=run.catalog.row_count
+    )
+
+
 def report_summary(run: MatchRun) -> ReportSummary:
     """Headline figures: rows per status, and per dataset how many rows were found in it.
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from matcher.models import MatchRun, RowResult
+from matcher.reports import selectors as report_selectors
 from matcher.reports import services as report_services
 from matcher.review import selectors as review_selectors
 from matcher.review import services as review
@@ -114,6 +115,25 @@ def test_dashboard_lists_catalogs_and_runs_and_polls_only_unfinished_runs(
     assert poll in body and 'hx-trigger="every 2s"' in body
     assert f'hx-get="{reverse("run-progress", args=[built.run.pk])}' not in body
     assert 'data-status="finished"' in body and 'data-status="running"' in body
+
+
+def test_the_dashboard_shows_each_finished_runs_overlap_as_its_report_does(
+    built: Built, client: Client, bob: Any
+) -> None:
+    live = running_run(built)
+    report_services.report_prepare(run=built.run)
+    built.run.refresh_from_db()
+    summary = report_selectors.report_summary(built.run)
+    body = html.unescape(signed_in(client, "bob").get(reverse("dashboard")).content.decode())
+    rows = {
+        pk: body.split(f'href="{reverse("run-detail", args=[pk])}"', 1)[1].split("</tr>", 1)[0]
+        for pk in (built.run.pk, live.pk)
+    }
+    share = f"{100 * summary.matched / summary.rows:.1f}%"
+    expected = f"<strong>{summary.matched}</strong> of {summary.rows} rows ({share})"
+    assert expected in rows[built.run.pk], rows[built.run.pk]
+    assert summary.matched == 4 and summary.rows == 6  # the report's own headline
+    assert "when done" in rows[live.pk] and "<meter" not in rows[live.pk]
 
 
 def test_an_outsiders_dashboard_shows_nothing_of_the_label(
