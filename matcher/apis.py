@@ -34,7 +34,7 @@ from config.api import (
 )
 from matcher.catalogs import catalog_upload_confirm
 from matcher.models import Dataset, DatasetVersion, Match, MatchRun, Verdict
-from matcher.reports import exports, selectors
+from matcher.reports import exports, selectors, wording
 from matcher.review import services as review
 from matcher.review.selectors import MATCH_ORDER
 from matcher.runs import services
@@ -72,9 +72,9 @@ class RunSerializer(serializers.Serializer):
     catalog = serializers.IntegerField(source="catalog_id")
     catalog_name = serializers.CharField(source="catalog.name")
     status = serializers.ChoiceField(choices=MatchRun.Status.choices)
-    rows_done = serializers.IntegerField()
-    total_rows = serializers.IntegerField()
-    percent = serializers.IntegerField(help_text="Rows done, in percent of all rows")
+    rows_done = serializers.IntegerField(help_text="Catalog rows checked so far")
+    total_rows = serializers.IntegerField(help_text="Catalog rows (the report's `rows`)")
+    percent = serializers.IntegerField(help_text="Rows checked, in percent of all rows")
     rows_per_second = serializers.SerializerMethodField(
         help_text="Average speed since the run started"
     )
@@ -333,10 +333,22 @@ class DatasetOverlapSerializer(serializers.Serializer):
     version = serializers.IntegerField(allow_null=True)
     version_sha256 = serializers.CharField()
     tracks = serializers.IntegerField(help_text="Tracks in this version of the dataset")
-    found = serializers.IntegerField(help_text="Catalog rows found in this dataset")
+    found = serializers.IntegerField(help_text=wording.definition("dataset_found"))
+    found_duplicates = serializers.IntegerField(
+        help_text="Of `found`, rows that duplicate an earlier row of the catalog"
+    )
     share = serializers.FloatField(help_text="found / catalog rows (0..1)")
-    by_kind = serializers.DictField(child=serializers.IntegerField())
-    confirmed = serializers.IntegerField(help_text="Rows with a confirmed match in this dataset")
+    by_kind = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="The rows found, by the kind of their best match in this dataset",
+    )
+    matches = serializers.IntegerField(help_text="Matches in this dataset")
+    match_lines = serializers.IntegerField(
+        help_text="Match lines in this dataset (the lines of its XLSX sheet)"
+    )
+    confirmed = serializers.IntegerField(
+        help_text="Rows with a confirmed match in this dataset, duplicates of such a row included"
+    )
 
 
 class BreakdownSerializer(serializers.Serializer):
@@ -350,18 +362,25 @@ class BreakdownSerializer(serializers.Serializer):
 
 class ReportSerializer(serializers.Serializer):
     run = serializers.IntegerField()
-    rows = serializers.IntegerField()
-    matched = serializers.IntegerField()
-    unmatched = serializers.IntegerField()
-    invalid = serializers.IntegerField()
-    matches = serializers.IntegerField()
-    reviewed = serializers.IntegerField()
-    unreviewed = serializers.IntegerField()
-    confirmed = serializers.IntegerField()
-    confirmed_rows = serializers.IntegerField()
-    verdicts = serializers.DictField(child=serializers.IntegerField())
+    headline = serializers.CharField(help_text="The report's first sentence, as the page has it")
+    rows = serializers.IntegerField(help_text=wording.definition("rows"))
+    matched = serializers.IntegerField(help_text=wording.definition("matched"))
+    found_duplicates = serializers.IntegerField(help_text=wording.definition("found_duplicates"))
+    unmatched = serializers.IntegerField(help_text=wording.definition("unmatched"))
+    invalid = serializers.IntegerField(help_text=wording.definition("invalid"))
+    unchecked = serializers.IntegerField(help_text=wording.definition("unchecked"))
+    matches = serializers.IntegerField(help_text=wording.definition("matches"))
+    match_lines = serializers.IntegerField(help_text=wording.definition("match_lines"))
+    lines = serializers.IntegerField(help_text=wording.definition("lines"))
+    reviewed = serializers.IntegerField(help_text=wording.definition("reviewed"))
+    unreviewed = serializers.IntegerField(help_text="Matches without a verdict")
+    confirmed = serializers.IntegerField(help_text=wording.definition("confirmed"))
+    confirmed_rows = serializers.IntegerField(help_text=wording.definition("confirmed_rows"))
+    verdicts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Matches by verdict"
+    )
     by_kind = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Rows by the kind of their best match"
+        child=serializers.IntegerField(), help_text="Rows found, by the kind of their best match"
     )
     datasets = DatasetOverlapSerializer(many=True)
     by_artist = BreakdownSerializer(many=True)
@@ -383,11 +402,16 @@ class RunReportApi(APIView):
             **{
                 name: getattr(summary, name)
                 for name in (
+                    "headline",
                     "rows",
                     "matched",
+                    "found_duplicates",
                     "unmatched",
                     "invalid",
+                    "unchecked",
                     "matches",
+                    "match_lines",
+                    "lines",
                     "reviewed",
                     "unreviewed",
                     "confirmed",

@@ -34,7 +34,8 @@ from accounts.scoping import page_actor, require
 from matcher.catalogs import catalog_upload_confirm
 from matcher.forms import MappingDatasetsForm, RunStartForm
 from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
-from matcher.reports import exports, selectors
+from matcher.reports import exports, selectors, wording
+from matcher.reports.wording import counted
 from matcher.review import selectors as review_selectors
 from matcher.review import services as review
 from matcher.runs import services
@@ -168,6 +169,11 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(
             summary=summary,
             chart=_overlap_chart(summary),
+            definitions=[
+                (name, *wording.FIGURES[name])
+                for name in selectors.PAGE_FIGURES
+                if name != "unchecked" or summary.unchecked
+            ],
             by_artist=selectors.report_breakdown(run, by="artist"),
             by_album=selectors.report_breakdown(run, by="album"),
             page_obj=page_obj,
@@ -231,7 +237,7 @@ def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
     except review.ReviewError as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    messages.success(request, f"Verdict recorded on {changed} matches.")
+    messages.success(request, f"Verdict recorded on {counted(changed, 'match', 'matches')}.")
     return redirect(back)
 
 

@@ -194,10 +194,13 @@ def test_web_upload_runs_the_match_and_shows_the_report(
     assert page.status_code == 200
     body = page.content.decode()
     matched = sum(1 for s, _ in EXPECTED.values() if s == "matched")
-    summary = {d.slug: d for d in report_summary(run).datasets}
-    # The duplicate row counts as found through its original, and still appears once.
-    assert summary["spotify-sample"].found == matched - 1
-    assert f"<strong>{matched}</strong> of 14" in body
+    summary = report_summary(run)
+    dataset = {d.slug: d for d in summary.datasets}["spotify-sample"]
+    # The duplicate row (13, of row 2) counts as found through its original, in the headline
+    # and in the dataset alike, and repeats its original's match line.
+    assert (dataset.found, dataset.found_duplicates) == (matched, 1) == (summary.matched, 1)
+    assert summary.match_lines == summary.matches + 1
+    assert f"{matched} of 14 catalog rows found in at least one dataset (1 of them a" in body
     csv_response = client.get(reverse("run-report-csv", args=[run.pk]))
     assert csv_response.status_code == 200
     text = b"".join(csv_response.streaming_content).decode()

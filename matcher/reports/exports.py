@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Match, MatchRun, Verdict
+from matcher.reports import wording
 from matcher.reports.selectors import ReportLine, report_lines, report_summary
 
 # The command-line contract's columns come first and keep their names and order.
@@ -233,10 +234,28 @@ def _table_sheet(wb: Workbook, title: str, columns: tuple[str, ...]) -> Any:
     return ws
 
 
+# The Summary sheet's figures, in order (a cancelled run's rows not reached only when some are).
+SUMMARY_FIGURES = (
+    "rows",
+    "matched",
+    "found_duplicates",
+    "unmatched",
+    "invalid",
+    "unchecked",
+    "matches",
+    "match_lines",
+    "lines",
+    "reviewed",
+    "confirmed",
+    "confirmed_rows",
+)
+
+
 def report_xlsx_write(run: MatchRun, target: Any) -> dict[str, int]:
     """Write the report as an XLSX workbook (openpyxl write-only: rows go straight to disk).
 
-    Sheets: Summary, All rows (the CSV's lines), then one per dataset with its matched lines.
+    Sheets: Summary (report_summary's figures, each with what it counts), All rows (the CSV's
+    lines: `lines`), then one per dataset with its match lines (`match_lines` of the dataset).
     Returns the number of lines written per sheet.
     """
     summary = report_summary(run)
@@ -256,18 +275,31 @@ def report_xlsx_write(run: MatchRun, target: Any) -> dict[str, int]:
 
     ws.append(label_row(f"trainwatch overlap report, run {run.pk}"))
     ws.append(label_row("Catalog", run.catalog.name))
-    ws.append(label_row("Catalog rows", summary.rows))
-    ws.append(label_row("Found in at least one dataset", summary.matched))
-    ws.append(label_row("Not found", summary.unmatched))
-    ws.append(label_row("Invalid (not checked)", summary.invalid))
-    ws.append(label_row("Matches", summary.matches))
-    ws.append(label_row("Reviewed matches", summary.reviewed))
-    ws.append(label_row("Confirmed matches", summary.confirmed))
-    ws.append(label_row("Rows with a confirmed match", summary.confirmed_rows))
     ws.append(label_row("Engine", run.engine_version))
+    ws.append(label_row(summary.headline))
+    ws.append([])
+    # Each figure with its label and what it counts, worded once (matcher.reports.wording).
+    ws.append(label_row("Figure", "Value", "What it counts"))
+    for name in SUMMARY_FIGURES:
+        if name == "unchecked" and not summary.unchecked:
+            continue
+        ws.append(label_row(wording.label(name), getattr(summary, name), wording.definition(name)))
     ws.append([])
     kinds = [k for k, _label, _n in summary.kind_rows]
-    ws.append(label_row("Dataset", "Version", "SHA-256", "Rows found", "Share", *kinds))
+    ws.append(
+        label_row(
+            "Dataset",
+            "Version",
+            "SHA-256",
+            wording.label("dataset_found"),
+            "of them duplicates",
+            "Share",
+            "Matches",
+            "Match lines",
+            "Rows with a confirmed match",
+            *kinds,
+        )
+    )
     for d in summary.datasets:
         ws.append(
             label_row(
@@ -275,7 +307,11 @@ def report_xlsx_write(run: MatchRun, target: Any) -> dict[str, int]:
                 d.version,
                 d.version_sha256,
                 d.found,
+                d.found_duplicates,
                 round(d.share, 4),
+                d.matches,
+                d.match_lines,
+                d.confirmed,
                 *(n for _k, n in d.kind_bars),
             )
         )
@@ -402,11 +438,12 @@ def evidence_pack_write(run: MatchRun, target: Any) -> dict[str, Any]:
     """Write the evidence pack (a zip) and return its manifest.
 
     The zip holds report.csv, evidence/<row>-<dataset>-<match>.json per match and manifest.json,
-    which lists the SHA-256 and size of every other file, the dataset versions (with their
-    content hashes) and the engine and normalizer versions, so a third party can check that
-    nothing was altered (see evidence_pack_verify).
+    which lists the SHA-256 and size of every other file, the report's figures, the dataset
+    versions (with their content hashes) and the engine and normalizer versions, so a third
+    party can check that nothing was altered (see evidence_pack_verify).
     """
     files: list[dict[str, Any]] = []
+    summary = report_summary(run)
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         with zf.open("report.csv", "w", force_zip64=True) as raw:
             out = _HashingWriter(raw)
@@ -442,6 +479,22 @@ def evidence_pack_write(run: MatchRun, target: Any) -> dict[str, Any]:
             "engine_version": run.engine_version,
             "normalizer_version": NORMALIZER_VERSION,
             "thresholds": run.thresholds,
+            # The report's figures (wording.FIGURES says what each counts): report.csv has
+            # `lines` lines, evidence/ one document per match.
+            "figures": {
+                "headline": summary.headline,
+                **{name: getattr(summary, name) for name in SUMMARY_FIGURES},
+                "datasets": {
+                    d.slug: {
+                        "found": d.found,
+                        "found_duplicates": d.found_duplicates,
+                        "matches": d.matches,
+                        "match_lines": d.match_lines,
+                        "confirmed_rows": d.confirmed,
+                    }
+                    for d in summary.datasets
+                },
+            },
             "datasets": [
                 {
                     "slug": v.dataset.slug,

@@ -5,6 +5,7 @@ organization only ever sees its own catalogs, runs, matches and exports.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from matcher.models import (
     Verdict,
 )
 from matcher.reports.services import FIGURES_FORMAT, run_figures_compute
+from matcher.reports.wording import counted
 from matcher.review.selectors import match_verdict, verdict_history
 from uploads.models import CatalogRow
 
@@ -56,7 +58,7 @@ def datasets_with_versions() -> QuerySet[Dataset]:
 class DatasetOverlap:
     slug: str
     name: str
-    found: int
+    found: int  # rows found in this dataset, duplicates included (as ReportSummary.matched)
     share: float  # of all catalog rows
     by_kind: dict[str, int] = field(default_factory=dict)
     description: str = ""
@@ -66,7 +68,10 @@ class DatasetOverlap:
     version: int | None = None
     version_sha256: str = ""
     tracks: int = 0
-    confirmed: int = 0  # rows with a confirmed match in this dataset
+    confirmed: int = 0  # rows with a confirmed match in this dataset, duplicates included
+    found_duplicates: int = 0  # of `found`, rows that duplicate an earlier row
+    matches: int = 0
+    match_lines: int = 0  # the lines of this dataset's XLSX sheet
 
     @property
     def percent(self) -> float:
@@ -77,14 +82,32 @@ class DatasetOverlap:
         """Counts in the fixed order of KIND_ORDER, zeros included (for the chart and table)."""
         return [(kind, self.by_kind.get(kind, 0)) for kind in KIND_ORDER]
 
+    @property
+    def found_text(self) -> str:
+        """`3 rows (1 of them a duplicate of an earlier row)`."""
+        return counted(self.found, "row") + _duplicates_note(self.found_duplicates, short=True)
+
 
 KIND_ORDER = tuple(Match.Kind.values)
 
 
+def _duplicates_note(n: int, *, short: bool = False) -> str:
+    if not n:
+        return ""
+    if short:
+        return f" ({n:,} of them {'a duplicate' if n == 1 else 'duplicates'} of an earlier row)"
+    if n == 1:
+        return " (1 of them a duplicate of an earlier row, reported with its original's matches)"
+    return f" ({n:,} of them duplicates of an earlier row, reported with their original's matches)"
+
+
 @dataclass
 class ReportSummary:
+    """Every figure of a run's report, for the run page, the API and the exports alike (see
+    matcher.reports.wording.FIGURES for what each counts)."""
+
     rows: int
-    matched: int
+    matched: int  # rows found in at least one dataset, duplicates of a found row included
     unmatched: int
     invalid: int
     datasets: list[DatasetOverlap]
@@ -93,6 +116,14 @@ class ReportSummary:
     reviewed: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
     confirmed_rows: int = 0
+    found_duplicates: int = 0  # of `matched`, rows that duplicate an earlier row
+    match_lines: int = 0  # CSV / All rows lines that name a match
+    lines: int = 0  # every CSV / All rows line, the header aside
+
+    @property
+    def unchecked(self) -> int:
+        """Rows without a result: those a cancelled run did not reach."""
+        return max(0, self.rows - self.matched - self.unmatched - self.invalid)
 
     @property
     def accounted(self) -> bool:
@@ -110,6 +141,63 @@ class ReportSummary:
     def kind_rows(self) -> list[tuple[str, str, int]]:
         labels = dict(Match.Kind.choices)
         return [(kind, labels[kind], self.by_kind.get(kind, 0)) for kind in KIND_ORDER]
+
+    @property
+    def headline(self) -> str:
+        """The report's first sentence, the same on the page and in the XLSX, e.g. `507 of
+        4,600 catalog rows found in at least one dataset (12 of them duplicates of an earlier
+        row, reported with their original's matches); 3,999 not found; 94 invalid (not
+        checked).`"""
+        parts = [
+            f"{self.matched:,} of {counted(self.rows, 'catalog row')} found in at least one "
+            f"dataset{_duplicates_note(self.found_duplicates)}",
+            f"{self.unmatched:,} not found",
+            f"{self.invalid:,} invalid (not checked)",
+        ]
+        if self.unchecked:
+            parts.append(f"{self.unchecked:,} not reached (the run was cancelled)")
+        return "; ".join(parts) + "."
+
+    @property
+    def review_text(self) -> str:
+        """`3 of 4 matches reviewed, 1 not yet; 2 confirmed (3 catalog rows), 1 rejected, 0
+        unsure.`"""
+        return (
+            f"{self.reviewed:,} of {counted(self.matches, 'match', 'matches')} reviewed, "
+            f"{self.unreviewed:,} not yet; {self.confirmed:,} confirmed "
+            f"({counted(self.confirmed_rows, 'catalog row')}), "
+            f"{self.verdicts.get(Verdict.Value.REJECTED, 0):,} rejected, "
+            f"{self.verdicts.get(Verdict.Value.UNSURE, 0):,} unsure."
+        )
+
+    @property
+    def lines_text(self) -> str:
+        """`6 match lines (4 matches, repeated on the lines of 1 duplicate row), 8 lines in
+        all`: how the exports' lines relate to the matches."""
+        matches = counted(self.matches, "match", "matches")
+        text = f"{counted(self.match_lines, 'match line')} ({matches}"
+        if self.match_lines != self.matches:
+            text += f", repeated on the lines of {counted(self.found_duplicates, 'duplicate row')}"
+        return text + f"), {counted(self.lines, 'line')} in all"
+
+
+# The figures the run page defines, in its order (wording.FIGURES says what each counts).
+PAGE_FIGURES = (
+    "rows",
+    "matched",
+    "found_duplicates",
+    "unmatched",
+    "invalid",
+    "unchecked",
+    "dataset_found",
+    "share",
+    "matches",
+    "match_lines",
+    "lines",
+    "reviewed",
+    "confirmed",
+    "confirmed_rows",
+)
 
 
 def run_figures(run: MatchRun) -> dict[str, Any]:
@@ -142,35 +230,56 @@ def run_overlap(run: MatchRun) -> RunOverlap | None:
     )
 
 
-def report_summary(run: MatchRun) -> ReportSummary:
-    """Headline figures: rows per status, and per dataset how many rows were found in it.
+def _confirmed_rows(run: MatchRun) -> tuple[int, dict[int, int]]:
+    """Rows with a confirmed match, in all and per dataset id: a duplicate of a row found
+    counts with its original, as in every other row figure (run_figures_compute)."""
+    pairs = set(
+        Verdict.objects.filter(run=run, value=Verdict.Value.CONFIRMED).values_list(
+            "match__catalog_row_id", "match__dataset_id"
+        )
+    )
+    rows = {row_id for row_id, _ in pairs}
+    copies = Counter(
+        RowResult.objects.filter(
+            run=run, status=RowResult.Status.MATCHED, catalog_row__duplicate_of_id__in=rows
+        ).values_list("catalog_row__duplicate_of_id", flat=True)
+    )
+    by_dataset: dict[int, int] = {}
+    for row_id, dataset_id in pairs:
+        by_dataset[dataset_id] = by_dataset.get(dataset_id, 0) + 1 + copies[row_id]
+    return len(rows) + sum(copies[r] for r in rows), by_dataset
 
-    A row counts once per dataset, under the kind of its best match in that dataset (a
-    duplicate row is matched once, through its first occurrence, and counted there).
-    Review figures count matches (a row can have several), plus rows with a confirmed match.
+
+def report_summary(run: MatchRun) -> ReportSummary:
+    """Every figure of the report: rows per status, per dataset the rows found in it, matches
+    and match lines, review figures. The run page, the API and the exports read them here, and
+    nowhere else, so that they agree.
+
+    Rows are counted once each, a duplicate row included: it is matched once, through its
+    first occurrence, found when that row is, and counted as found in the headline and in each
+    dataset (under the kind of its original's best match there). Matches are pairs of a row
+    and a dataset track (a duplicate row has none of its own); match lines repeat a match on
+    the line of each duplicate of its row. Review figures count matches, plus rows with a
+    confirmed match.
     """
     figures = run_figures(run)
     status_counts = figures["status"]
     by_kind = figures["by_kind"]
-    per_dataset = {int(k): v for k, v in figures["per_dataset"].items()}
+
+    def by_dataset(name: str) -> dict[int, Any]:
+        return {int(k): v for k, v in figures[name].items()}
+
+    per_dataset = by_dataset("per_dataset")
+    duplicates = by_dataset("per_dataset_duplicates")
+    matches = by_dataset("per_dataset_matches")
+    match_lines = by_dataset("per_dataset_match_lines")
     verdicts = dict(
         Verdict.objects.filter(run=run)
         .values_list("value")
         .annotate(n=Count("id"))
         .values_list("value", "n")
     )
-    confirmed_by_dataset = dict(
-        Verdict.objects.filter(run=run, value=Verdict.Value.CONFIRMED)
-        .values_list("match__dataset_id")
-        .annotate(n=Count("match__catalog_row_id", distinct=True))
-        .values_list("match__dataset_id", "n")
-    )
-    confirmed_rows = (
-        Verdict.objects.filter(run=run, value=Verdict.Value.CONFIRMED)
-        .values("match__catalog_row_id")
-        .distinct()
-        .count()
-    )
+    confirmed_rows, confirmed_by_dataset = _confirmed_rows(run)
     total = run.catalog.row_count
     overlaps = []
     for version in run.dataset_versions.select_related("dataset").order_by("dataset__slug"):
@@ -192,6 +301,9 @@ def report_summary(run: MatchRun) -> ReportSummary:
                 version_sha256=version.sha256,
                 tracks=version.row_count,
                 confirmed=confirmed_by_dataset.get(ds.pk, 0),
+                found_duplicates=duplicates.get(ds.pk, 0),
+                matches=matches.get(ds.pk, 0),
+                match_lines=match_lines.get(ds.pk, 0),
             )
         )
     return ReportSummary(
@@ -205,6 +317,9 @@ def report_summary(run: MatchRun) -> ReportSummary:
         reviewed=sum(verdicts.values()),
         verdicts=verdicts,
         confirmed_rows=confirmed_rows,
+        found_duplicates=figures["found_duplicates"],
+        match_lines=figures["match_lines"],
+        lines=figures["lines"],
     )
 
 

@@ -10,6 +10,7 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 
 from accounts.permissions import role_allows
+from matcher.reports import wording
 
 register = template.Library()
 
@@ -66,3 +67,11 @@ def duration(seconds: float | int | None) -> str:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def counted(value: int | None, nouns: str) -> str:
+    """A count and its noun in the right number: `{{ n|counted:"row" }}` -> "1 row", "2 rows";
+    `{{ n|counted:"match,matches" }}` -> "1,204 matches" (matcher.reports.wording.counted)."""
+    singular, _, plural = nouns.partition(",")
+    return wording.counted(value or 0, singular, plural)

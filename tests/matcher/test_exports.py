@@ -100,7 +100,7 @@ def test_xlsx_reads_back_with_summary_dataset_sheets_and_neutralized_cells(built
     assert wb.sheetnames == ["Summary", "All rows", "alpha", "beta"]
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
     assert summary["Catalog rows"] == 6
-    assert summary["Found in at least one dataset"] == 4
+    assert summary["Rows found"] == 4
     assert summary["Matches"] == 4
 
     ws = wb["All rows"]

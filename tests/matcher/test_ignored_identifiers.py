@@ -100,8 +100,9 @@ def test_the_warning_is_on_the_evidence_page_the_run_page_and_the_catalog_page(
     assert f"<li>{WARNING}</li>" in box[: box.index("</div>")]
     report = _page(client, reverse("run-detail", args=[run.pk]))
     assert f"<small>{WARNING}</small>" in report
-    assert "<strong>1</strong> of 3 catalog rows were found" in report
-    assert "1 were not found; 1 could not be checked (invalid)" in report
+    assert (
+        "1 of 3 catalog rows found in at least one dataset; 1 not found; 1 invalid (not checked)."
+    ) in report
     catalog = _page(client, reverse("catalog-detail", args=[run.catalog_id]))
     assert 'id="fig-invalid">1</span>' in catalog and 'id="fig-warnings">1</span>' in catalog
     warned = catalog[catalog.index('id="warning-rows"') :]

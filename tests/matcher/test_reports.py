@@ -39,11 +39,13 @@ def test_report_headline_counts_rows_by_status_and_by_best_kind(built):
 
 def test_report_counts_each_row_once_per_dataset_under_its_best_kind(built):
     datasets = {d.slug: d for d in report_summary(built.run).datasets}
-    assert datasets["alpha"].found == 2
-    assert datasets["alpha"].by_kind == {"exact": 1, "version": 1}
-    assert datasets["beta"].found == 2
-    assert datasets["beta"].by_kind == {"strong": 1, "possible": 1}
-    assert datasets["beta"].share == pytest.approx(2 / 6)
+    # Row 7 duplicates row 2: found in both datasets with it, as the headline counts it.
+    assert (datasets["alpha"].found, datasets["alpha"].found_duplicates) == (3, 1)
+    assert datasets["alpha"].by_kind == {"exact": 2, "version": 1}
+    assert (datasets["beta"].found, datasets["beta"].found_duplicates) == (3, 1)
+    assert datasets["beta"].by_kind == {"strong": 2, "possible": 1}
+    assert datasets["beta"].share == pytest.approx(3 / 6)
+    assert (datasets["beta"].matches, datasets["beta"].match_lines) == (2, 3)
     assert datasets["alpha"].licence == "CC BY 4.0"
     assert datasets["alpha"].tracks == 2
 
@@ -55,9 +57,10 @@ def test_review_figures_count_reviewed_unreviewed_and_confirmed_separately(built
     summary = report_summary(built.run)
     assert (summary.matches, summary.reviewed, summary.unreviewed) == (4, 3, 1)
     assert summary.confirmed == 2
-    assert summary.confirmed_rows == 1, "two confirmed matches of the same row are one row"
+    # Two confirmed matches of the same row are one row, plus row 7 that duplicates it.
+    assert summary.confirmed_rows == 2
     datasets = {d.slug: d for d in summary.datasets}
-    assert (datasets["alpha"].confirmed, datasets["beta"].confirmed) == (1, 1)
+    assert (datasets["alpha"].confirmed, datasets["beta"].confirmed) == (2, 2)
 
 
 def test_breakdown_by_artist_and_album_ranks_the_most_found_first(built):
@@ -182,9 +185,12 @@ def test_report_page_shows_figures_chart_context_and_filtered_rows(built, client
     response = client.get(reverse("run-detail", args=[built.run.pk]), {"dataset": "beta"})
     assert response.status_code == 200
     body = response.content.decode()
-    assert "<strong>4</strong> of 6 catalog rows" in body
+    assert (
+        "4 of 6 catalog rows found in at least one dataset (1 of them a duplicate of an "
+        "earlier row, reported with its original&#x27;s matches); 1 not found; 1 invalid"
+    ) in body
     assert '<svg role="img" aria-labelledby="chart-title chart-desc"' in body
-    assert "Alpha Set: 2 of 6 catalog rows (33.3%), 1 exact, 1 version." in body
+    assert "Alpha Set: 3 of 6 catalog rows (50.0%), 2 exact, 1 version." in body
     assert "not proof that a model was trained" in body
     assert "Alpha Lab" in body and "CC BY 4.0" in body
     assert "3 rows match these filters." in body
