@@ -212,6 +212,7 @@ ROUTES: dict[str, Route] = {
     "run-cancel": Route({"GET": POST_ONLY_PAGE, "POST": UPLOAD_PAGE}, kwargs=run_kw),
     "run-report-csv": Route({"GET": READ_PAGE}, kwargs=run_kw),
     "run-report-xlsx": Route({"GET": READ_PAGE}, kwargs=run_kw),
+    "run-report-print": Route({"GET": READ_PAGE}, kwargs=run_kw),
     "run-evidence-pack": Route({"GET": READ_PAGE}, kwargs=run_kw),
     "run-bulk-verdict": Route(
         {"GET": POST_ONLY_PAGE, "POST": REVIEW_PAGE},

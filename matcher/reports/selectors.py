@@ -77,6 +77,11 @@ class DatasetOverlap:
         """Counts in the fixed order of KIND_ORDER, zeros included (for the chart and table)."""
         return [(kind, self.by_kind.get(kind, 0)) for kind in KIND_ORDER]
 
+    @property
+    def kinds_found(self) -> list[tuple[str, int]]:
+        """The kinds with at least one row, in the order of KIND_ORDER (for text lists)."""
+        return [(kind, n) for kind, n in self.kind_bars if n]
+
 
 KIND_ORDER = tuple(Match.Kind.values)
 
@@ -264,6 +269,20 @@ def report_lines(run: MatchRun, *, batch: int = 2000) -> Iterator[ReportLine]:
             for m in matches:
                 yield ReportLine(row, result, m)
         last_number = results[-1].catalog_row.row_number
+
+
+def confirmed_matches(run: MatchRun, *, chunk_size: int = 500) -> Iterator[Match]:
+    """The run's matches a reviewer confirmed, in sheet order (then dataset, then rank), with
+    both sides, provenance, the verdict and its history, read in chunks: memory stays flat."""
+    return (
+        Match.objects.filter(run=run, verdict__value=Verdict.Value.CONFIRMED)
+        .select_related(
+            "catalog_row", "track", "track__version", "dataset", "verdict", "verdict__reviewed_by"
+        )
+        .prefetch_related("verdict_events")
+        .order_by("catalog_row__row_number", "dataset__slug", "rank", "pk")
+        .iterator(chunk_size=chunk_size)
+    )
 
 
 REVIEW_FILTERS = {
