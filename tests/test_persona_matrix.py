@@ -260,6 +260,7 @@ ROUTES: dict[str, Route] = {
     ),
     "api-run-report-csv": Route({"GET": READ_API}, kwargs=run_kw),
     "api-run-report-xlsx": Route({"GET": READ_API}, kwargs=run_kw),
+    "api-run-report-html": Route({"GET": READ_API}, kwargs=run_kw),
     "api-run-evidence-pack": Route({"GET": READ_API}, kwargs=run_kw),
     "api-match-detail": Route({"GET": READ_API}, kwargs=match_kw),
     "api-match-verdict": Route(
