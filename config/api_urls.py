@@ -62,6 +62,7 @@ urlpatterns = [
     path("runs/<int:pk>/verdicts/", apis.RunBulkVerdictApi.as_view(), name="api-run-verdicts"),
     path("runs/<int:pk>/report.csv", apis.RunReportCsvApi.as_view(), name="api-run-report-csv"),
     path("runs/<int:pk>/report.xlsx", apis.RunReportXlsxApi.as_view(), name="api-run-report-xlsx"),
+    path("runs/<int:pk>/report.html", apis.RunReportHtmlApi.as_view(), name="api-run-report-html"),
     path(
         "runs/<int:pk>/evidence.zip",
         apis.RunEvidencePackApi.as_view(),

@@ -720,6 +720,18 @@ class RunReportXlsxApi(_Download):
         return exports.report_xlsx_response(run)
 
 
+class RunReportHtmlApi(_Download):
+    @_download_schema(
+        "text/html",
+        "The printable report: HTML with print CSS (figures, each confirmed match side by side "
+        "with its provenance and verdict, page numbers when printed)",
+        operation_id="runs_report_html",
+    )
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        run = _run_for(request, pk, READ)
+        return exports.report_html_response(run)
+
+
 class RunEvidencePackApi(_Download):
     @_download_schema(
         "application/zip",

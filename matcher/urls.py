@@ -16,6 +16,7 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("runs/<int:pk>/report.csv", views.run_report_csv, name="run-report-csv"),
     path("runs/<int:pk>/report.xlsx", views.run_report_xlsx, name="run-report-xlsx"),
+    path("runs/<int:pk>/report.html", views.run_report_print, name="run-report-print"),
     path("runs/<int:pk>/evidence.zip", views.run_evidence_pack, name="run-evidence-pack"),
     path("runs/<int:pk>/verdicts/", views.run_bulk_verdict, name="run-bulk-verdict"),
     path("runs/<int:pk>/rerun/", views.run_rerun, name="run-rerun"),

@@ -1,7 +1,7 @@
 """Pages: dashboard, a catalog's mapping page (with the datasets to match) and page (with its
 runs), run progress (live, through an htmx fragment) and report, starting a run
-from a catalog, evidence and verdicts, re-run difference, datasets; the CSV, XLSX and
-evidence-pack downloads.
+from a catalog, evidence and verdicts, re-run difference, datasets; the CSV, XLSX, printable
+report and evidence-pack downloads.
 
 Views stay thin: they fetch through the scoped selectors (an object of another organization is
 a 404) and render.
@@ -447,6 +447,12 @@ def run_report_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 def run_report_xlsx(request: HttpRequest, pk: int) -> FileResponse:
     run, _membership = selectors.run_for(page_actor(request), pk, READ)
     return exports.report_xlsx_response(run)
+
+
+@login_required
+def run_report_print(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    run, _membership = selectors.run_for(page_actor(request), pk, READ)
+    return exports.report_html_response(run)
 
 
 @login_required

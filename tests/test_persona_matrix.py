@@ -212,6 +212,7 @@ ROUTES: dict[str, Route] = {
     "run-cancel": Route({"GET": POST_ONLY_PAGE, "POST": UPLOAD_PAGE}, kwargs=run_kw),
     "run-report-csv": Route({"GET": READ_PAGE}, kwargs=run_kw),
     "run-report-xlsx": Route({"GET": READ_PAGE}, kwargs=run_kw),
+    "run-report-print": Route({"GET": READ_PAGE}, kwargs=run_kw),
     "run-evidence-pack": Route({"GET": READ_PAGE}, kwargs=run_kw),
     "run-bulk-verdict": Route(
         {"GET": POST_ONLY_PAGE, "POST": REVIEW_PAGE},
@@ -259,6 +260,7 @@ ROUTES: dict[str, Route] = {
     ),
     "api-run-report-csv": Route({"GET": READ_API}, kwargs=run_kw),
     "api-run-report-xlsx": Route({"GET": READ_API}, kwargs=run_kw),
+    "api-run-report-html": Route({"GET": READ_API}, kwargs=run_kw),
     "api-run-evidence-pack": Route({"GET": READ_API}, kwargs=run_kw),
     "api-match-detail": Route({"GET": READ_API}, kwargs=match_kw),
     "api-match-verdict": Route(

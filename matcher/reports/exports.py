@@ -1,8 +1,8 @@
-"""Report exports: CSV (streamed line by line), XLSX (openpyxl write-only, via a temporary file)
-and the evidence pack (zip + SHA-256 manifest). Memory stays flat for any report size, and no
-cell is read as a formula: the CSV prefixes such text with an apostrophe (a CSV has no cell
-types); the XLSX writes it unchanged as a text cell with Excel's quote prefix, so the value a
-lawyer sees and copies is the one stored."""
+"""Report exports: CSV (streamed line by line), XLSX (openpyxl write-only, via a temporary file),
+the printable HTML report (matcher.reports.printable) and the evidence pack (zip + SHA-256
+manifest). Memory stays flat for any report size, and no cell is read as a formula: the CSV
+prefixes such text with an apostrophe (a CSV has no cell types); the XLSX writes it unchanged as
+a text cell with Excel's quote prefix, so the value a lawyer sees and copies is the one stored."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Match, MatchRun, Verdict
 from matcher.reports import wording
+from matcher.reports.printable import report_html_chunks
 from matcher.reports.selectors import ReportLine, report_lines, report_summary
 
 # The command-line contract's columns come first and keep their names and order.
@@ -437,10 +438,11 @@ class _HashingWriter:
 def evidence_pack_write(run: MatchRun, target: Any) -> dict[str, Any]:
     """Write the evidence pack (a zip) and return its manifest.
 
-    The zip holds report.csv, evidence/<row>-<dataset>-<match>.json per match and manifest.json,
-    which lists the SHA-256 and size of every other file, the report's figures, the dataset
-    versions (with their content hashes) and the engine and normalizer versions, so a third
-    party can check that nothing was altered (see evidence_pack_verify).
+    The zip holds report.csv, report.html (the printable report), one
+    evidence/<row>-<dataset>-<match>.json per match and manifest.json, which lists the SHA-256
+    and size of every other file, the report's figures, the dataset versions (with their
+    content hashes) and the engine and normalizer versions, so a third party can check that
+    nothing was altered (see evidence_pack_verify).
     """
     files: list[dict[str, Any]] = []
     summary = report_summary(run)
@@ -450,6 +452,11 @@ def evidence_pack_write(run: MatchRun, target: Any) -> dict[str, Any]:
             for text in report_csv_lines(run):
                 out.write(text.encode("utf-8"))
         files.append({"path": "report.csv", "sha256": out.digest.hexdigest(), "bytes": out.size})
+        with zf.open("report.html", "w", force_zip64=True) as raw:
+            out = _HashingWriter(raw)
+            for text in report_html_chunks(run):
+                out.write(text.encode("utf-8"))
+        files.append({"path": "report.html", "sha256": out.digest.hexdigest(), "bytes": out.size})
         matches = (
             Match.objects.filter(run=run)
             .select_related(
@@ -566,6 +573,18 @@ def report_csv_response(run: MatchRun, *, bom: bool = False) -> StreamingHttpRes
     )
     name = download_name(run, "report-excel" if bom else "report", "csv")
     # Never None with as_attachment (typeshed allows None for inline without a name).
+    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+    return response
+
+
+def report_html_response(run: MatchRun) -> StreamingHttpResponse:
+    """The printable report (HTML with print CSS), streamed piece by piece, as a file to save:
+    it is opened from disk, away from the site (no script, nothing loaded from elsewhere)."""
+    response = StreamingHttpResponse(
+        (text.encode("utf-8") for text in report_html_chunks(run)),
+        content_type="text/html; charset=utf-8",
+    )
+    name = download_name(run, "printable-report", "html")
     response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     return response
 

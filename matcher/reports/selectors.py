@@ -87,6 +87,11 @@ class DatasetOverlap:
         """`3 rows (1 of them a duplicate of an earlier row)`."""
         return counted(self.found, "row") + _duplicates_note(self.found_duplicates, short=True)
 
+    @property
+    def kinds_found(self) -> list[tuple[str, int]]:
+        """The kinds with at least one row, in the order of KIND_ORDER (for text lists)."""
+        return [(kind, n) for kind, n in self.kind_bars if n]
+
 
 KIND_ORDER = tuple(Match.Kind.values)
 
@@ -402,6 +407,20 @@ def report_lines(run: MatchRun, *, batch: int = 2000) -> Iterator[ReportLine]:
             for m in matches:
                 yield ReportLine(row, result, m)
         last_number = results[-1].catalog_row.row_number
+
+
+def confirmed_matches(run: MatchRun, *, chunk_size: int = 500) -> Iterator[Match]:
+    """The run's matches a reviewer confirmed, in sheet order (then dataset, then rank), with
+    both sides, provenance, the verdict and its history, read in chunks: memory stays flat."""
+    return (
+        Match.objects.filter(run=run, verdict__value=Verdict.Value.CONFIRMED)
+        .select_related(
+            "catalog_row", "track", "track__version", "dataset", "verdict", "verdict__reviewed_by"
+        )
+        .prefetch_related("verdict_events")
+        .order_by("catalog_row__row_number", "dataset__slug", "rank", "pk")
+        .iterator(chunk_size=chunk_size)
+    )
 
 
 REVIEW_FILTERS = {

@@ -31,6 +31,7 @@ def _run_urls(run: MatchRun, match: Match) -> list[tuple[str, str]]:
         ("post", reverse("api-run-verdicts", args=[run.pk])),
         ("get", reverse("api-run-report-csv", args=[run.pk])),
         ("get", reverse("api-run-report-xlsx", args=[run.pk])),
+        ("get", reverse("api-run-report-html", args=[run.pk])),
         ("get", reverse("api-run-evidence-pack", args=[run.pk])),
         ("get", reverse("api-match-detail", args=[match.pk])),
         ("post", reverse("api-match-verdict", args=[match.pk])),
@@ -373,6 +374,18 @@ def test_the_xlsx_export_is_a_workbook(as_, run):
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(_body(response)), read_only=True)
     assert workbook.sheetnames[:2] == ["Summary", "All rows"]
+
+
+def test_the_printable_report_is_an_html_file_listed_in_the_evidence_pack(as_, run):
+    response = as_("rita").get(reverse("api-run-report-html", args=[run.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert '<h2 id="confirmed-h">Confirmed matches' in _body(response).decode()
+    pack = as_("rita").get(reverse("api-run-evidence-pack", args=[run.pk]))
+    with zipfile.ZipFile(io.BytesIO(_body(pack))) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert "report.html" in {f["path"] for f in manifest["files"]}
 
 
 def test_the_evidence_pack_holds_a_manifest(as_, run):

@@ -70,6 +70,7 @@ def test_downloads_are_documented_as_files(client):
         "application/zip"
         in paths["/api/runs/{id}/evidence.zip"]["get"]["responses"]["200"]["content"]
     )
+    assert "text/html" in paths["/api/runs/{id}/report.html"]["get"]["responses"]["200"]["content"]
 
 
 def test_lists_are_documented_as_pages(client):

@@ -217,6 +217,11 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
     assert rows[0][:2] == ("catalog_row", "status")
     assert len({r[0] for r in rows[1:]}) == e2e_catalog.rows
     workbook.close()
+    printable = _download(page, "Printable report", tmp_path)
+    assert printable.name.endswith(".html")
+    report = printable.read_text(encoding="utf-8")
+    assert f'<article class="match" id="match-{match.pk}">' in report
+    assert report.count('<article class="match"') == 1  # the one confirmed match
 
     # The run page on a phone-sized screen: nothing wider than the screen.
     page.set_viewport_size(NARROW)

@@ -468,7 +468,9 @@ def test_an_unknown_dataset_is_a_404(client: Client, db: Any) -> None:
     assert client.get(reverse("dataset-detail", args=["no-such-set"])).status_code == 404
 
 
-@pytest.mark.parametrize("route", ["run-report-csv", "run-report-xlsx", "run-evidence-pack"])
+@pytest.mark.parametrize(
+    "route", ["run-report-csv", "run-report-xlsx", "run-report-print", "run-evidence-pack"]
+)
 def test_a_page_download_writes_nothing_and_the_watchdog_prepares_a_missing_report(
     built: Built, client: Client, bob: Any, route: str
 ) -> None:

@@ -223,6 +223,7 @@ def test_outsider_gets_404_on_every_report_page(built, client, charlie):
         reverse("run-diff", args=[built.run.pk]),
         reverse("run-report-csv", args=[built.run.pk]),
         reverse("run-report-xlsx", args=[built.run.pk]),
+        reverse("run-report-print", args=[built.run.pk]),
         reverse("run-evidence-pack", args=[built.run.pk]),
         reverse("match-evidence", args=[m.pk]),
     ):
