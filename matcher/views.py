@@ -248,6 +248,7 @@ def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
                 "preview": preview,
                 "note": note.strip()[: review.NOTE_MAX],
                 "filter_items": list(filters.as_query().items()),
+                "selection": _selection_words(filters),
                 "back": back,
                 "changed_since": changed_since,
             },
@@ -261,6 +262,31 @@ def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(back)
     messages.success(request, f"Verdict recorded on {changed} matches.")
     return redirect(back)
+
+
+# The report's filters as the confirmation of a bulk verdict names them.
+FILTER_LABELS = {
+    "status": "row status",
+    "dataset": "dataset",
+    "kind": "match kind",
+    "review": "review",
+    "conf_min": "confidence from",
+    "conf_max": "confidence up to",
+    "q": "search",
+    "sort": "sorted by",
+}
+
+
+def _selection_words(filters: selectors.ReportFilters) -> list[str]:
+    """The filters as the reviewer reads them ("dataset alpha", "review: not reviewed")."""
+    words = []
+    for key, value in filters.as_query().items():
+        if key == "review":
+            value = str(selectors.REVIEW_FILTERS.get(value, value)).lower()
+            words.append(f"review: {value}")
+        else:
+            words.append(f"{FILTER_LABELS.get(key, key)} {value}")
+    return words
 
 
 # The change the reviewer just made, offered for undo on the next page they see (once).

@@ -347,3 +347,28 @@ def test_reviewer_undoes_a_keyboard_verdict_with_the_undo_key(page, shots, rita,
     page.wait_for_timeout(300)
     assert VerdictEvent.objects.filter(match=first).count() == 3
     assert not page.errors, f"JavaScript errors on the pages: {page.errors}"
+
+
+def test_reviewer_confirms_a_bulk_verdict_before_it_is_recorded(page, shots, rita, finished_run):
+    selection = Match.objects.filter(run=finished_run, kind="exact").count()
+    assert selection > 0
+    sign_in(page, "rita")
+    page.goto(reverse("run-detail", args=[finished_run.pk]) + "?kind=exact")
+    bulk = page.locator("#bulk-verdict")
+    bulk.get_by_label("Rejected").check()
+    bulk.get_by_label("Note").fill("not our recordings")
+    with page.expect_navigation():
+        bulk.get_by_role("button", name=re.compile(r"^Record on all")).click()
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text() == f"Set Rejected on {selection} matches?"
+    shots(page, "15-bulk-confirm", full_page=False)
+    assert not Verdict.objects.filter(run=finished_run).exists(), "recorded before confirming"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Confirm", exact=True).click()
+    assert f"Verdict recorded on {selection} matches." in page.locator(".messages").inner_text()
+    assert Verdict.objects.filter(run=finished_run, value="rejected").count() == selection
+    # The filtered selection of matches without a verdict is now empty: no form, and why.
+    page.goto(reverse("run-detail", args=[finished_run.pk]) + "?kind=exact&review=unreviewed")
+    assert page.locator("#bulk-verdict").count() == 0
+    assert "No match is in this selection (0 matches)" in page.locator("#bulk-empty").inner_text()
+    assert not page.errors, f"JavaScript errors on the pages: {page.errors}"

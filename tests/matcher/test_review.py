@@ -150,6 +150,7 @@ def test_a_bulk_verdict_asks_for_confirmation_first_and_records_nothing_until_th
     body = first.content.decode()
     assert first.status_code == 200 and not first.redirect_chain
     assert 'Set <span class="verdict verdict-confirmed">Confirmed</span> on 2 matches?' in body
+    assert f"<dt>Selection</dt><dd>run #{built.run.pk}, dataset alpha</dd>" in body
     assert "<dt>Already confirmed</dt><dd>1 " in body
     assert "<dt>With another verdict</dt><dd>1 (replaced by confirmed)</dd>" in body
     assert 'name="confirm" value="yes"' in body and 'name="selected" value="2"' in body
@@ -178,6 +179,7 @@ def test_a_bulk_confirmation_for_a_selection_that_changed_since_asks_again(built
     client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     asked = _bulk(client, built.run, review="unreviewed", value="unsure")
     assert "on 4 matches?" in asked.content.decode()
+    assert "review: not reviewed</dd>" in asked.content.decode()
     review.verdict_record(match=built.matches[(2, "alpha")], user=rita, value="rejected")
     again = _bulk(
         client, built.run, review="unreviewed", value="unsure", selected="4", confirm="yes"
