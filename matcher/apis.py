@@ -556,6 +556,12 @@ class VerdictEventSerializer(serializers.Serializer):
     new_value = serializers.CharField()
     note = serializers.CharField()
     carried_from_run = serializers.IntegerField(allow_null=True)
+    undoes_at = serializers.DateTimeField(
+        source="undoes.at",
+        allow_null=True,
+        help_text="For an undo: when the change it took back was made (new_value is then the "
+        'verdict restored, "" for none)',
+    )
 
 
 class EvidenceSerializer(serializers.Serializer):

@@ -420,6 +420,16 @@ class VerdictEvent(models.Model):
     new_value = models.CharField(max_length=10)
     note = models.TextField(blank=True)
     carried_from_run = models.PositiveIntegerField(null=True, blank=True)
+    # An undo is a change of its own: it names the change it took back and sets the verdict
+    # to what it was before that change (new_value "" when there was none).
+    undoes = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The change this event undid, if it is an undo",
+    )
 
     objects = VerdictEventQuerySet.as_manager()
 
@@ -428,7 +438,8 @@ class VerdictEvent(models.Model):
         indexes = [models.Index(fields=["match", "at"], name="verdictevent_match")]
 
     def __str__(self) -> str:
-        return f"{self.old_value or '-'} -> {self.new_value} by {self.user_name}"
+        undo = "undo: " if self.undoes_id else ""
+        return f"{undo}{self.old_value or '-'} -> {self.new_value or '-'} by {self.user_name}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:

@@ -23,6 +23,7 @@ urlpatterns = [
     path("runs/<int:pk>/diff/", views.run_diff, name="run-diff"),
     path("matches/<int:pk>/", views.match_evidence, name="match-evidence"),
     path("matches/<int:pk>/verdict/", views.match_verdict, name="match-verdict"),
+    path("matches/<int:pk>/verdict/undo/", views.match_verdict_undo, name="match-verdict-undo"),
     path("datasets/", views.dataset_list, name="dataset-list"),
     path("datasets/<slug:slug>/", views.dataset_detail, name="dataset-detail"),
 ]

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Membership
 from accounts.permissions import READ, REVIEW, UPLOAD, role_allows
-from accounts.scoping import page_actor, require
+from accounts.scoping import Actor, page_actor, require
 from matcher.catalogs import catalog_upload_confirm
 from matcher.forms import MappingDatasetsForm, RunStartForm
 from matcher.models import DatasetVersion, Match, MatchRun, RowResult, Verdict
@@ -215,7 +215,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
-    """Record one verdict on every match of the report's current filtered selection."""
+    """Record one verdict on every match of the report's current filtered selection, in two
+    steps: the first submit shows what it would do; only the confirmation records it."""
     run, _membership = selectors.run_for(page_actor(request), pk, REVIEW)
     filters = selectors.ReportFilters.from_query(request.POST)
     back = reverse("run-detail", args=[run.pk]) + _page_url(filters)
@@ -226,19 +227,78 @@ def run_bulk_verdict(request: HttpRequest, pk: int) -> HttpResponse:
             "recording a verdict on a selection, so it cannot reach every match by accident.",
         )
         return redirect(back)
+    matches = selectors.filtered_matches(run, filters)
+    value = request.POST.get("value", "")
+    note = request.POST.get("note", "")
+    try:
+        preview = review.verdicts_bulk_preview(
+            run=run, matches=matches, user=request.user, value=value
+        )
+    except review.ReviewError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    if preview.selected == 0:
+        messages.error(
+            request,
+            "No match is in this selection, so no verdict was recorded. Change the filters.",
+        )
+        return redirect(back)
+    # The count the reviewer confirmed travels with the confirmation: if the selection changed
+    # in between (another reviewer, a review-status filter), it is shown again with the new count.
+    confirmed_count = request.POST.get("selected", "")
+    if request.POST.get("confirm") != "yes" or confirmed_count != str(preview.selected):
+        changed_since = request.POST.get("confirm") == "yes"
+        return render(
+            request,
+            "matcher/bulk_verdict_confirm.html",
+            {
+                "run": run,
+                "preview": preview,
+                "note": note.strip()[: review.NOTE_MAX],
+                "filter_items": list(filters.as_query().items()),
+                "selection": _selection_words(filters),
+                "back": back,
+                "changed_since": changed_since,
+            },
+        )
     try:
         changed = review.verdicts_bulk_record(
-            run=run,
-            matches=selectors.filtered_matches(run, filters),
-            user=request.user,
-            value=request.POST.get("value", ""),
-            note=request.POST.get("note", ""),
+            run=run, matches=matches, user=request.user, value=value, note=note
         )
     except review.ReviewError as exc:
         messages.error(request, str(exc))
         return redirect(back)
     messages.success(request, f"Verdict recorded on {counted(changed, 'match', 'matches')}.")
     return redirect(back)
+
+
+# The report's filters as the confirmation of a bulk verdict names them.
+FILTER_LABELS = {
+    "status": "row status",
+    "dataset": "dataset",
+    "kind": "match kind",
+    "review": "review",
+    "conf_min": "confidence from",
+    "conf_max": "confidence up to",
+    "q": "search",
+    "sort": "sorted by",
+}
+
+
+def _selection_words(filters: selectors.ReportFilters) -> list[str]:
+    """The filters as the reviewer reads them ("dataset alpha", "review: not reviewed")."""
+    words = []
+    for key, value in filters.as_query().items():
+        if key == "review":
+            value = str(selectors.REVIEW_FILTERS.get(value, value)).lower()
+            words.append(f"review: {value}")
+        else:
+            words.append(f"{FILTER_LABELS.get(key, key)} {value}")
+    return words
+
+
+# The change the reviewer just made, offered for undo on the next page they see (once).
+LAST_VERDICT_SESSION_KEY = "review_last_verdict"
 
 
 @login_required
@@ -257,6 +317,9 @@ def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
     except review.ReviewError as exc:
         messages.error(request, str(exc))
         return redirect("match-evidence", pk=match.pk)
+    change = review_selectors.verdict_undoable(match)
+    if change is not None and change.user_id == request.user.pk:
+        request.session[LAST_VERDICT_SESSION_KEY] = {"match": match.pk, "event": change.pk}
     saved = (
         f"Verdict saved: {verdict.get_value_display().lower()}, row "
         f"{match.catalog_row.row_number} in {match.dataset.name}."
@@ -269,6 +332,34 @@ def match_verdict(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{saved} Every match of this run has a verdict now.")
         return redirect("match-evidence", pk=match.pk)
     messages.success(request, saved)
+    return redirect("match-evidence", pk=match.pk)
+
+
+@login_required
+@require_POST
+def match_verdict_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo the last change of a match's verdict, then show that match (restored verdict and
+    the undo in its audit trail)."""
+    actor = page_actor(request)
+    match = get_object_or_404(selectors.matches_for(actor), pk=pk)
+    require(actor, REVIEW, organization_id=match.run.organization_id)
+    raw_event = request.POST.get("event", "")
+    event_id = int(raw_event) if raw_event.isdigit() else None
+    try:
+        restored = review.verdict_undo(match=match, user=request.user, event_id=event_id)
+    except review.ReviewError as exc:
+        messages.error(request, str(exc))
+        return redirect("match-evidence", pk=match.pk)
+    request.session.pop(LAST_VERDICT_SESSION_KEY, None)
+    where = f"row {match.catalog_row.row_number} in {match.dataset.name}"
+    if restored is None:
+        messages.success(request, f"Verdict undone: {where} is not reviewed any more.")
+    else:
+        messages.success(
+            request,
+            f"Verdict undone: {where} is back to {restored.get_value_display().lower()}"
+            f"{' with its note' if restored.note else ''}.",
+        )
     return redirect("match-evidence", pk=match.pk)
 
 
@@ -468,13 +559,31 @@ def match_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     role = require(actor, READ, organization_id=match.run.organization_id).role
     context = selectors.evidence_context(match)
     previous, following = review_selectors.match_neighbours(match)
+    can_review = role_allows(role, REVIEW)
     context.update(
-        can_review=role_allows(role, REVIEW),
+        can_review=can_review,
+        undoable=review_selectors.verdict_undoable(match) if can_review else None,
+        just_recorded=_just_recorded(request, actor) if can_review else None,
         previous_match=previous,
         next_match=following,
         unreviewed=review_selectors.run_unreviewed_count(match.run_id),
     )
     return render(request, "matcher/evidence.html", context)
+
+
+def _just_recorded(request: HttpRequest, actor: Actor) -> dict[str, Any] | None:
+    """The verdict change this reviewer made just before this page (offered once for undo), if
+    it is still the last change of its match."""
+    last = request.session.pop(LAST_VERDICT_SESSION_KEY, None)
+    if not isinstance(last, dict) or not isinstance(last.get("match"), int):
+        return None
+    match = selectors.matches_for(actor).filter(pk=last["match"]).first()
+    if match is None or not actor.can(REVIEW, match.run.organization_id):
+        return None
+    change = review_selectors.verdict_undoable(match)
+    if change is None or change.pk != last.get("event"):
+        return None
+    return {"match": match, "event": change}
 
 
 def dataset_list(request: HttpRequest) -> HttpResponse:

@@ -225,6 +225,7 @@ ROUTES: dict[str, Route] = {
     "match-verdict": Route(
         {"GET": POST_ONLY_PAGE, "POST": REVIEW_PAGE}, kwargs=match_kw, data=verdict_data
     ),
+    "match-verdict-undo": Route({"GET": POST_ONLY_PAGE, "POST": REVIEW_PAGE}, kwargs=match_kw),
     # --- public datasets and search ---
     "dataset-list": Route({"GET": PUBLIC}),
     "dataset-detail": Route({"GET": PUBLIC}, kwargs=dataset_kw),

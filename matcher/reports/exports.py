@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from django.db.models import Prefetch
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -28,7 +29,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from matcher.engine.normalize import NORMALIZER_VERSION
-from matcher.models import Match, MatchRun, Verdict
+from matcher.models import Match, MatchRun, Verdict, VerdictEvent
 from matcher.reports import wording
 from matcher.reports.printable import report_html_chunks
 from matcher.reports.selectors import ReportLine, report_lines, report_summary
@@ -419,6 +420,7 @@ def match_evidence_document(m: Match) -> dict[str, Any]:
                 "new": e.new_value,
                 "note": e.note,
                 "carried_from_run": e.carried_from_run,
+                "undoes_at": e.undoes.at.isoformat() if e.undoes else None,
             }
             for e in m.verdict_events.all()
         ],
@@ -462,7 +464,9 @@ def evidence_pack_write(run: MatchRun, target: Any) -> dict[str, Any]:
             .select_related(
                 "catalog_row", "track", "track__version", "dataset", "verdict__reviewed_by"
             )
-            .prefetch_related("verdict_events")
+            .prefetch_related(
+                Prefetch("verdict_events", queryset=VerdictEvent.objects.select_related("undoes"))
+            )
             .order_by("catalog_row__row_number", "dataset__slug", "rank")
         )
         for m in matches.iterator(chunk_size=1000):

@@ -1,5 +1,5 @@
-"""Reads for the review workflow: a match's verdict and its history, and moving from one match
-to the next (unreviewed) one.
+"""Reads for the review workflow: a match's verdict, its history and the change an undo would
+take back, and moving from one match to the next (unreviewed) one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,18 @@ from matcher.models import (
 
 
 def verdict_history(match: Match) -> QuerySet[VerdictEvent]:
-    return VerdictEvent.objects.filter(match=match).order_by("at", "id")
+    return VerdictEvent.objects.filter(match=match).select_related("undoes").order_by("at", "id")
+
+
+def verdict_last_change(match: Match) -> VerdictEvent | None:
+    return VerdictEvent.objects.filter(match=match).order_by("-at", "-id").first()
+
+
+def verdict_undoable(match: Match) -> VerdictEvent | None:
+    """The change of the match's verdict that an undo would take back: the last one, unless it
+    was itself an undo (an undo is not undone; the reviewer records the verdict again)."""
+    last = verdict_last_change(match)
+    return last if last is not None and last.undoes_id is None else None
 
 
 def match_verdict(match: Match) -> Verdict | None:

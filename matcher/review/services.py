@@ -1,5 +1,6 @@
-"""Review services: record verdicts on matches (one or a filtered selection), keep the append-only
-audit trail, and carry verdicts over to a later run of the same catalog."""
+"""Review services: record verdicts on matches (one or a filtered selection), undo the last
+change of a match's verdict, keep the append-only audit trail, and carry verdicts over to a later
+run of the same catalog."""
 
 from __future__ import annotations
 
@@ -101,6 +102,30 @@ def _record_batch(
     return len(verdicts)
 
 
+@dataclass(frozen=True)
+class BulkPreview:
+    """What a bulk verdict would do, for the reviewer to confirm before it is recorded."""
+
+    value: str
+    label: str
+    selected: int  # matches in the selection
+    same: int  # of which already have this verdict
+    replaced: int  # of which have another verdict, which this one replaces
+
+
+def verdicts_bulk_preview(
+    *, run: MatchRun, matches: QuerySet[Match], user: Any, value: str
+) -> BulkPreview:
+    """Count what verdicts_bulk_record would reach, without recording anything."""
+    _check(user=user, organization_id=run.organization_id, value=value)
+    selection = matches.filter(run=run)
+    selected = selection.count()
+    with_verdict = Verdict.objects.filter(run=run, match__in=selection.values("pk"))
+    same = with_verdict.filter(value=value).count()
+    replaced = with_verdict.exclude(value=value).count()
+    return BulkPreview(value, Verdict.Value(value).label, selected, same, replaced)
+
+
 def verdict_record(*, match: Match, user: Any, value: str, note: str = "") -> Verdict:
     """Record one reviewer's verdict on one match (and its audit event)."""
     _check(user=user, organization_id=match.run.organization_id, value=value)
@@ -137,6 +162,126 @@ def verdicts_bulk_record(
         extra={"run": run.pk, "value": value, "selected": len(ids), "changed": changed},
     )
     return changed
+
+
+@dataclass(frozen=True)
+class _State:
+    """A match's verdict as it stood at some point of its trail."""
+
+    value: str
+    note: str
+    reviewer_id: int | None
+    reviewed_at: datetime
+    carried_from_run: int | None
+
+
+def _state_after(trail: list[VerdictEvent], index: int) -> _State | None:
+    """The verdict right after trail[index] (a trail is one match's events, oldest first).
+
+    An undo leaves the verdict as it was before the change it undid; a carried verdict keeps
+    who gave it and when in the earlier run, as verdicts_carry_over recorded it."""
+    while index >= 0:
+        event = trail[index]
+        if event.undoes_id is None:
+            break
+        index = next((i for i, e in enumerate(trail) if e.pk == event.undoes_id), 0) - 1
+    if index < 0:
+        return None
+    event = trail[index]
+    if not event.new_value:
+        return None
+    if event.carried_from_run is None:
+        return _State(event.new_value, event.note, event.user_id, event.at, None)
+    source = list(
+        VerdictEvent.objects.filter(
+            organization_id=event.organization_id,
+            run_number=event.carried_from_run,
+            catalog_row_number=event.catalog_row_number,
+            dataset_slug=event.dataset_slug,
+            dataset_track_id=event.dataset_track_id,
+            at__lte=event.at,
+        ).order_by("at", "id")
+    )
+    given = _state_after(source, len(source) - 1) if source else None
+    return _State(
+        event.new_value,
+        event.note,
+        given.reviewer_id if given else None,
+        given.reviewed_at if given else event.at,
+        event.carried_from_run,
+    )
+
+
+def verdict_undo(*, match: Match, user: Any, event_id: int | None = None) -> Verdict | None:
+    """Undo the last change of a match's verdict: the verdict goes back to what it was before
+    (none, or the earlier verdict with its note, reviewer and date), and the undo is added to
+    the audit trail as a change of its own (nothing is removed from the trail).
+
+    `event_id` is the change the reviewer saw and means to undo; if the verdict changed since,
+    nothing is undone. Returns the verdict as restored, or None when there was none before.
+    """
+    require(user_actor(user), REVIEW, organization_id=match.run.organization_id)
+    with transaction.atomic():
+        Match.objects.select_for_update().filter(pk=match.pk).first()
+        trail = list(VerdictEvent.objects.filter(match=match).order_by("at", "id"))
+        if not trail:
+            raise ReviewError("This match has no verdict to undo.")
+        last = trail[-1]
+        if event_id is not None and last.pk != event_id:
+            raise ReviewError(
+                f"Nothing was undone: the verdict of this match was changed since, by "
+                f"{last.user_name} at {timezone.localtime(last.at):%H:%M:%S}. Check the "
+                "audit trail below and record the verdict you want."
+            )
+        if last.undoes_id is not None:
+            raise ReviewError(
+                "The last change of this verdict was already an undo; record the verdict you "
+                "want instead."
+            )
+        before = _state_after(trail, len(trail) - 2)
+        current = Verdict.objects.filter(match=match).first()
+        at = timezone.now()
+        if before is None:
+            Verdict.objects.filter(match=match).delete()
+        else:
+            carried = before.carried_from_run
+            if carried is not None and not MatchRun.objects.filter(pk=carried).exists():
+                carried = None  # that run is gone; the trail still names it
+            Verdict.objects.update_or_create(
+                match=match,
+                defaults={
+                    "run_id": match.run_id,
+                    "value": before.value,
+                    "note": before.note,
+                    "reviewed_by_id": before.reviewer_id,
+                    "reviewed_at": before.reviewed_at,
+                    "carried_from_run_id": carried,
+                },
+            )
+        VerdictEvent.objects.create(
+            organization_id=match.run.organization_id,
+            match=match,
+            run_number=match.run_id,
+            catalog_row_number=match.catalog_row.row_number,
+            dataset_slug=match.dataset.slug,
+            dataset_track_id=match.track.track_id,
+            user=user,
+            user_name=user.get_username(),
+            at=at,
+            old_value=current.value if current else "",
+            new_value=before.value if before else "",
+            note=before.note if before else "",
+            undoes=last,
+        )
+    logger.info(
+        "verdict undone",
+        extra={
+            "match": match.pk,
+            "undone_event": last.pk,
+            "restored": before.value if before else "",
+        },
+    )
+    return Verdict.objects.filter(match=match).first()
 
 
 def verdicts_carry_over(*, run: MatchRun) -> int:

@@ -307,6 +307,23 @@ def test_a_reviewer_records_a_verdict_with_its_audit_event(as_, run):
     assert [m["id"] for m in reviewed.json()["results"]] == [match.pk]
 
 
+def test_an_undo_is_an_entry_of_the_evidence_history(as_, run, rita):
+    from matcher.review.services import verdict_record, verdict_undo
+
+    match = Match.objects.filter(run=run).first()
+    verdict_record(match=match, user=rita, value="rejected")
+    verdict_undo(match=match, user=rita)
+    history = as_("rita").get(reverse("api-match-detail", args=[match.pk])).json()["history"]
+    undone = VerdictEvent.objects.filter(match=match).order_by("at", "id").first()
+    assert [(h["old_value"], h["new_value"]) for h in history] == [
+        ("", "rejected"),
+        ("rejected", ""),
+    ]
+    assert history[0]["undoes_at"] is None
+    assert history[1]["undoes_at"] == undone.at.isoformat().replace("+00:00", "Z")
+    assert not Verdict.objects.filter(match=match).exists()
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"value": "maybe"}, {"value": "confirmed", "note": "x" * 4001}, {"value": None}]
 )

@@ -312,3 +312,87 @@ def test_reviewer_cannot_upload_and_reviews_with_the_keyboard(page, shots, rita,
     page.goto(evidence_url)
     assert page.locator("#verdict-status").get_attribute("data-verdict") == "confirmed"
     assert not page.errors, f"JavaScript errors on the pages: {page.errors}"
+
+
+def test_reviewer_undoes_a_keyboard_verdict_with_the_undo_key(page, shots, rita, finished_run):
+    from matcher.models import VerdictEvent
+    from matcher.review.services import verdict_record
+
+    first = (
+        Match.objects.filter(run=finished_run)
+        .order_by("catalog_row_id", "dataset_id", "rank", "id")
+        .first()
+    )
+    assert first is not None
+    verdict_record(match=first, user=rita, value="unsure", note="ask the label for the master")
+    sign_in(page, "rita")
+    page.goto(reverse("match-evidence", args=[first.pk]))
+    assert page.locator("#verdict-status").get_attribute("data-verdict") == "unsure"
+
+    # A stray r: rejected, and the next match without a verdict opens, offering the undo.
+    with page.expect_navigation():
+        page.keyboard.press("r")
+    assert Verdict.objects.get(match=first).value == Verdict.Value.REJECTED
+    assert _pk(page.url) != first.pk
+    notice = page.locator("#undo-last-form")
+    assert notice.is_visible()
+    assert "back to unsure" in notice.inner_text()
+    assert (
+        notice.get_by_role("button", name=re.compile(r"^Undo\b")).get_attribute("aria-keyshortcuts")
+        == "z"
+    )
+    assert "undo the verdict just recorded" in page.locator("#shortcut-legend").inner_text()
+    shots(page, "13-review-undo-offered", full_page=False)
+
+    # z undoes it: back on that match, unsure with its note, and the trail says so.
+    with page.expect_navigation():
+        page.keyboard.press("z")
+    assert _pk(page.url) == first.pk
+    status = page.locator("#verdict-status")
+    assert status.get_attribute("data-verdict") == "unsure"
+    assert "ask the label for the master" in page.locator(".review-card").inner_text()
+    assert "Verdict undone" in page.locator(".messages").inner_text()
+    trail = page.locator("#audit-trail tr")
+    assert trail.count() == 3
+    undo_row = trail.nth(2)
+    assert "Undo of the change at" in undo_row.inner_text()
+    assert undo_row.locator("td").nth(2).inner_text() == "rejected"
+    assert undo_row.locator("td").nth(3).inner_text() == "unsure"
+    verdict = Verdict.objects.get(match=first)
+    assert (verdict.value, verdict.note, verdict.reviewed_by) == (
+        Verdict.Value.UNSURE,
+        "ask the label for the master",
+        rita,
+    )
+    assert VerdictEvent.objects.filter(match=first).count() == 3
+    shots(page, "14-review-undone")
+    # A second z does nothing: an undo is not undone.
+    page.keyboard.press("z")
+    page.wait_for_timeout(300)
+    assert VerdictEvent.objects.filter(match=first).count() == 3
+    assert not page.errors, f"JavaScript errors on the pages: {page.errors}"
+
+
+def test_reviewer_confirms_a_bulk_verdict_before_it_is_recorded(page, shots, rita, finished_run):
+    selection = Match.objects.filter(run=finished_run, kind="exact").count()
+    assert selection > 0
+    sign_in(page, "rita")
+    page.goto(reverse("run-detail", args=[finished_run.pk]) + "?kind=exact")
+    bulk = page.locator("#bulk-verdict")
+    bulk.get_by_label("Rejected").check()
+    bulk.get_by_label("Note").fill("not our recordings")
+    with page.expect_navigation():
+        bulk.get_by_role("button", name=re.compile(r"^Record on all")).click()
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text() == f"Set Rejected on {selection} matches?"
+    shots(page, "15-bulk-confirm", full_page=False)
+    assert not Verdict.objects.filter(run=finished_run).exists(), "recorded before confirming"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Confirm", exact=True).click()
+    assert f"Verdict recorded on {selection} matches." in page.locator(".messages").inner_text()
+    assert Verdict.objects.filter(run=finished_run, value="rejected").count() == selection
+    # The filtered selection of matches without a verdict is now empty: no form, and why.
+    page.goto(reverse("run-detail", args=[finished_run.pk]) + "?kind=exact&review=unreviewed")
+    assert page.locator("#bulk-verdict").count() == 0
+    assert "No match is in this selection (0 matches)" in page.locator("#bulk-empty").inner_text()
+    assert not page.errors, f"JavaScript errors on the pages: {page.errors}"

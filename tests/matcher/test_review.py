@@ -1,11 +1,12 @@
-"""The lawyers' review workflow: verdicts, the append-only audit trail, role rules, bulk verdicts
-on a filtered selection, carry-over to a re-run, and the re-run difference."""
+"""The lawyers' review workflow: verdicts, the append-only audit trail, role rules, undoing the
+last change, bulk verdicts on a filtered selection (with their confirmation step), carry-over to
+a re-run, and the re-run difference."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 
 from matcher.models import AppendOnlyError, Verdict, VerdictEvent
@@ -108,7 +109,14 @@ def test_bulk_verdict_reaches_exactly_the_filtered_matches(built, client, rita):
     client.login(request=HttpRequest(), username="rita", password=PASSWORD)
     response = client.post(
         reverse("run-bulk-verdict", args=[built.run.pk]),
-        {"dataset": "beta", "conf_min": "80", "value": "confirmed", "note": "batch 1"},
+        {
+            "dataset": "beta",
+            "conf_min": "80",
+            "value": "confirmed",
+            "note": "batch 1",
+            "selected": "1",
+            "confirm": "yes",
+        },
     )
     assert response.status_code == 302
     assert "dataset=beta" in response["Location"]
@@ -126,6 +134,85 @@ def test_bulk_verdict_needs_a_filter_so_it_cannot_reach_every_match_by_accident(
     )
     assert "Choose at least one filter" in response.content.decode()
     assert not Verdict.objects.exists()
+
+
+def _bulk(client, run, **fields):  # type: ignore[no-untyped-def]
+    return client.post(reverse("run-bulk-verdict", args=[run.pk]), fields, follow=True)
+
+
+def test_a_bulk_verdict_asks_for_confirmation_first_and_records_nothing_until_then(
+    built, client, rita
+):
+    review.verdict_record(match=built.matches[(2, "alpha")], user=rita, value="rejected")
+    review.verdict_record(match=built.matches[(3, "alpha")], user=rita, value="confirmed")
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
+    first = _bulk(client, built.run, dataset="alpha", value="confirmed", note="label copy")
+    body = first.content.decode()
+    assert first.status_code == 200 and not first.redirect_chain
+    assert 'Set <span class="verdict verdict-confirmed">Confirmed</span> on 2 matches?' in body
+    assert f"<dt>Selection</dt><dd>run #{built.run.pk}, dataset alpha</dd>" in body
+    assert "<dt>Already confirmed</dt><dd>1 " in body
+    assert "<dt>With another verdict</dt><dd>1 (replaced by confirmed)</dd>" in body
+    assert 'name="confirm" value="yes"' in body and 'name="selected" value="2"' in body
+    back = reverse("run-detail", args=[built.run.pk]) + "?dataset=alpha"
+    assert f'<a href="{back}" class="button" id="bulk-cancel">Cancel</a>' in body
+    assert Verdict.objects.get(match=built.matches[(2, "alpha")]).value == "rejected"
+    assert VerdictEvent.objects.count() == 2
+
+    done = _bulk(
+        client,
+        built.run,
+        dataset="alpha",
+        value="confirmed",
+        note="label copy",
+        selected="2",
+        confirm="yes",
+    )
+    assert done.redirect_chain[-1][0] == back
+    assert "Verdict recorded on 2 matches." in done.content.decode()
+    assert set(Verdict.objects.filter(run=built.run).values_list("value", "note")) == {
+        ("confirmed", "label copy")
+    }
+
+
+def test_a_bulk_confirmation_for_a_selection_that_changed_since_asks_again(built, client, rita):
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
+    asked = _bulk(client, built.run, review="unreviewed", value="unsure")
+    assert "on 4 matches?" in asked.content.decode()
+    assert "review: not reviewed</dd>" in asked.content.decode()
+    review.verdict_record(match=built.matches[(2, "alpha")], user=rita, value="rejected")
+    again = _bulk(
+        client, built.run, review="unreviewed", value="unsure", selected="4", confirm="yes"
+    )
+    body = again.content.decode()
+    assert "The selection changed since you asked: it now holds 3 matches." in body
+    assert 'name="selected" value="3"' in body
+    assert not Verdict.objects.filter(value="unsure").exists()
+
+
+def test_an_empty_selection_offers_no_bulk_verdict_and_says_why(built, client, rita):
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
+    page = client.get(
+        reverse("run-detail", args=[built.run.pk]), {"dataset": "beta", "conf_min": "95"}
+    )
+    body = page.content.decode()
+    assert 'id="bulk-verdict"' not in body
+    assert "No match is in this selection (0 matches)" in body
+    # A selection with matches still gets the form.
+    body = client.get(reverse("run-detail", args=[built.run.pk]), {"dataset": "beta"})
+    assert 'id="bulk-verdict"' in body.content.decode()
+    # Posted anyway (an old tab), it is refused with the reason.
+    refused = _bulk(
+        client,
+        built.run,
+        dataset="beta",
+        conf_min="95",
+        value="confirmed",
+        selected="0",
+        confirm="yes",
+    )
+    assert "No match is in this selection, so no verdict was recorded." in refused.content.decode()
+    assert not VerdictEvent.objects.exists()
 
 
 def test_bulk_verdict_on_unreviewed_leaves_earlier_verdicts_alone(built, rita):
@@ -260,3 +347,145 @@ def test_re_run_button_starts_a_new_run_of_the_same_catalog(
     new_run = built.catalog.runs.exclude(pk=built.run.pk).get()
     assert response["Location"] == reverse("run-detail", args=[new_run.pk])
     assert new_run.created_by == bob
+
+
+# --- undo -----------------------------------------------------------------------------------
+
+
+def test_undo_restores_the_earlier_verdict_with_its_note_and_reviewer(built, rita, alice):
+    m = built.matches[(2, "alpha")]
+    first = review.verdict_record(match=m, user=rita, value="unsure", note="check the mix")
+    review.verdict_record(match=m, user=alice, value="rejected", note="a cover")
+    restored = review.verdict_undo(match=m, user=alice)
+    assert restored is not None
+    verdict = Verdict.objects.get(match=m)
+    assert (verdict.value, verdict.note, verdict.reviewed_by) == ("unsure", "check the mix", rita)
+    assert verdict.reviewed_at == first.reviewed_at
+    events = list(VerdictEvent.objects.filter(match=m))
+    assert [(e.old_value, e.new_value, e.user_name, e.undoes_id) for e in events] == [
+        ("", "unsure", "rita", None),
+        ("unsure", "rejected", "alice", None),
+        ("rejected", "unsure", "alice", events[1].pk),
+    ]
+    assert events[2].note == "check the mix"
+
+
+def test_undoing_the_first_verdict_leaves_the_match_unreviewed_and_keeps_the_trail(built, rita):
+    m = built.matches[(3, "alpha")]
+    review.verdict_record(match=m, user=rita, value="confirmed", note="same ISRC")
+    assert review.verdict_undo(match=m, user=rita) is None
+    assert not Verdict.objects.filter(match=m).exists()
+    events = list(VerdictEvent.objects.filter(match=m))
+    assert [(e.old_value, e.new_value, e.note) for e in events] == [
+        ("", "confirmed", "same ISRC"),
+        ("confirmed", "", ""),
+    ]
+    assert events[1].undoes == events[0]
+
+
+def test_an_undo_is_not_undone_and_a_stale_undo_changes_nothing(built, rita, alice):
+    m = built.matches[(2, "beta")]
+    review.verdict_record(match=m, user=rita, value="confirmed")
+    seen = VerdictEvent.objects.get(match=m)
+    review.verdict_record(match=m, user=alice, value="rejected")
+    with pytest.raises(review.ReviewError, match="changed since, by alice"):
+        review.verdict_undo(match=m, user=rita, event_id=seen.pk)
+    assert Verdict.objects.get(match=m).value == "rejected"
+    review.verdict_undo(match=m, user=rita)
+    with pytest.raises(review.ReviewError, match="already an undo"):
+        review.verdict_undo(match=m, user=rita)
+    with pytest.raises(review.ReviewError, match="no verdict to undo"):
+        review.verdict_undo(match=built.matches[(4, "beta")], user=rita)
+    assert Verdict.objects.get(match=m).value == "confirmed"
+    assert VerdictEvent.objects.filter(match=m).count() == 3
+
+
+def test_undo_needs_the_review_permission_in_the_matchs_organization(built, rita, bob, charlie):
+    m = built.matches[(2, "alpha")]
+    review.verdict_record(match=m, user=rita, value="confirmed")
+    with pytest.raises(PermissionDenied):
+        review.verdict_undo(match=m, user=bob)
+    with pytest.raises(Http404):
+        review.verdict_undo(match=m, user=charlie)
+    assert Verdict.objects.get(match=m).value == "confirmed"
+    assert VerdictEvent.objects.filter(match=m).count() == 1
+
+
+def test_undo_after_a_carried_verdict_restores_it_with_who_gave_it(built, rita, alice):
+    review.verdict_record(
+        match=built.matches[(2, "alpha")], user=rita, value="confirmed", note="n1"
+    )
+    given = Verdict.objects.get(match=built.matches[(2, "alpha")])
+    second = _rerun_with_new_alpha_version(built)
+    review.verdicts_carry_over(run=second.run)
+    m = second.matches[(2, "alpha")]
+    review.verdict_record(match=m, user=alice, value="rejected")
+    review.verdict_undo(match=m, user=alice)
+    verdict = Verdict.objects.get(match=m)
+    assert (verdict.value, verdict.note, verdict.reviewed_by, verdict.carried_from_run_id) == (
+        "confirmed",
+        "n1",
+        rita,
+        built.run.pk,
+    )
+    assert verdict.reviewed_at == given.reviewed_at
+
+
+def test_after_a_verdict_the_next_page_offers_to_undo_it_and_undo_restores_it(built, client, rita):
+    first, second = built.matches[(2, "alpha")], built.matches[(2, "beta")]
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
+    saved = client.post(
+        reverse("match-verdict", args=[first.pk]),
+        {"value": "rejected", "then": "next"},
+        follow=True,
+    )
+    assert saved.redirect_chain[-1][0] == reverse("match-evidence", args=[second.pk])
+    body = saved.content.decode()
+    undo_url = reverse("match-verdict-undo", args=[first.pk])
+    event = VerdictEvent.objects.get(match=first)
+    assert f'action="{undo_url}" class="notice undo-notice" id="undo-last-form"' in body
+    assert f'name="event" value="{event.pk}"' in body
+    assert "(back to not reviewed;" in body
+    assert "<dt><kbd>z</kbd></dt>" in body
+    # Offered once: the page seen again no longer carries it.
+    again = client.get(reverse("match-evidence", args=[second.pk])).content.decode()
+    assert 'id="undo-last-form"' not in again
+
+    undone = client.post(undo_url, {"event": str(event.pk)}, follow=True)
+    assert undone.redirect_chain[-1][0] == reverse("match-evidence", args=[first.pk])
+    page = undone.content.decode()
+    assert "Verdict undone: row 2 in Alpha Set is not reviewed any more." in page
+    assert 'id="verdict-status" data-verdict="none"' in page
+    assert '<tr class="undo-event">' in page and "<strong>Undo</strong> of the change at" in page
+    assert not Verdict.objects.filter(match=first).exists()
+    assert VerdictEvent.objects.filter(match=first).count() == 2
+
+
+def test_the_evidence_page_offers_undo_of_the_last_change_to_reviewers_only(
+    built, client, rita, bob
+):
+    m = built.matches[(3, "alpha")]
+    review.verdict_record(match=m, user=rita, value="unsure")
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
+    body = client.get(reverse("match-evidence", args=[m.pk])).content.decode()
+    assert f'action="{reverse("match-verdict-undo", args=[m.pk])}" id="undo-form"' in body
+    assert "Last change: not reviewed → unsure by rita" in body
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
+    body = client.get(reverse("match-evidence", args=[m.pk])).content.decode()
+    assert 'id="undo-form"' not in body
+
+
+def test_undo_through_the_page_is_refused_to_a_member_and_hidden_from_an_outsider(
+    built, client, rita, bob, charlie
+):
+    m = built.matches[(2, "alpha")]
+    review.verdict_record(match=m, user=rita, value="confirmed")
+    url = reverse("match-verdict-undo", args=[m.pk])
+    client.login(request=HttpRequest(), username="bob", password=PASSWORD)
+    assert client.post(url).status_code == 403
+    client.login(request=HttpRequest(), username="charlie", password=PASSWORD)
+    assert client.post(url).status_code == 404
+    client.login(request=HttpRequest(), username="rita", password=PASSWORD)
+    assert client.get(url).status_code == 405
+    assert Verdict.objects.get(match=m).value == "confirmed"
+    assert VerdictEvent.objects.filter(match=m).count() == 1

@@ -1,5 +1,6 @@
 // Keyboard review on the evidence page: j / → next match, k / ← previous, c confirm, r reject,
-// u unsure, n focus the note. Keys typed into a field are left alone; Esc leaves the field.
+// u unsure, n focus the note, z undo (the verdict just recorded, else this match's last change).
+// Keys typed into a field are left alone; Esc leaves the field.
 (function () {
   "use strict";
   var form = document.getElementById("verdict-form");
@@ -16,12 +17,27 @@
     return false;
   }
 
+  // One key press sends one form: keys pressed while that page is loading (a stray repeat of
+  // c or r) are ignored, instead of recording the verdict again and again on the same match.
+  var sent = false;
+  window.addEventListener("pageshow", function () { sent = false; });
+
   function verdict(value) {
-    if (!form) { return false; }
+    if (!form || sent) { return false; }
     var button = form.querySelector('button[name="value"][value="' + value + '"]');
     if (!button || button.disabled) { return false; }
     button.focus();
+    sent = true;
     if (form.requestSubmit) { form.requestSubmit(button); } else { button.click(); }
+    return true;
+  }
+
+  // Undo is a POST form of the page (with its CSRF token); the key only submits it.
+  function undo() {
+    var undoForm = document.getElementById("undo-last-form") || document.getElementById("undo-form");
+    if (!undoForm || sent) { return false; }
+    sent = true;
+    if (undoForm.requestSubmit) { undoForm.requestSubmit(); } else { undoForm.submit(); }
     return true;
   }
 
@@ -36,6 +52,7 @@
       case "c": done = verdict("confirmed"); break;
       case "r": done = verdict("rejected"); break;
       case "u": done = verdict("unsure"); break;
+      case "z": done = undo(); break;
       case "n":
         var note = document.getElementById("verdict-note");
         if (note) { note.focus(); done = true; }
