@@ -90,7 +90,7 @@ def match_chunk_process(*, chunk_id: int) -> int:
         if claimed is None:
             logger.info("match chunk skipped: being written", extra={"chunk": chunk_id})
             return 0
-        MatchChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
+        # No attempt is counted here: the queueing counted it (runs.services._chunk, watchdog).
     thresholds = Thresholds.from_dict(run.thresholds)
     version_ids = list(run.dataset_versions.values_list("pk", flat=True))
     dataset_of_version = dict(

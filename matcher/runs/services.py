@@ -124,8 +124,16 @@ def _plan_chunks(run: MatchRun, catalog: Catalog, chunk_rows: int | None = None)
 
 
 def _chunk(run: MatchRun, index: int, ids: list[int]) -> MatchChunk:
+    # An attempt is a time the chunk is put on the queue: this first one, then each re-queue by
+    # the watchdog (matcher.runs.watchdog). The task itself counts nothing, so that a stall is
+    # one attempt, not two (the re-queue, then the copy that runs it).
     return MatchChunk(
-        run=run, index=index, first_row_id=ids[0], last_row_id=ids[-1], row_count=len(ids)
+        run=run,
+        index=index,
+        first_row_id=ids[0],
+        last_row_id=ids[-1],
+        row_count=len(ids),
+        attempts=1,
     )
 
 

@@ -114,7 +114,17 @@ def test_the_watchdog_counts_a_requeue_as_an_attempt_and_skips_a_locked_chunk(
     with row_locked(MatchChunk, first.pk):
         report = match_runs_check(stall_seconds=60)
     assert report.requeue == {run.pk: [second.pk, third.pk]}
-    assert [c.attempts for c in _chunks(run)] == [0, 1, 1]
+    # Queued once when the run started, then once more by the watchdog (not the locked one).
+    assert [c.attempts for c in _chunks(run)] == [1, 2, 2]
+
+
+def test_a_stall_is_one_attempt_not_two(run: MatchRun) -> None:
+    # The watchdog's re-queue counted an attempt and the copy that ran it counted another
+    # (issue 18): a chunk was given up after half the attempts it was allowed.
+    second = _chunks(run)[1]
+    assert second.pk in match_runs_check(stall_seconds=60).requeue[run.pk]
+    assert match_chunk_process(chunk_id=second.pk) == second.row_count
+    assert MatchChunk.objects.get(pk=second.pk).attempts == 2
 
 
 def test_the_watchdog_leaves_a_run_alone_while_a_chunk_holds_its_lock(run: MatchRun) -> None:
@@ -129,7 +139,7 @@ def test_a_chunk_requeued_again_and_again_is_given_up_after_the_limit(
     run: MatchRun, settings: Any
 ) -> None:
     settings.MATCH_CHUNK_MAX_ATTEMPTS = 3
-    for _ in range(3):
+    for _ in range(2):  # queued at the start, then re-queued twice: three attempts
         assert run.pk in match_runs_check(stall_seconds=60).requeue
     report = match_runs_check(stall_seconds=60)
     assert report.failed == [run.pk]
@@ -144,7 +154,7 @@ def test_a_copy_of_a_chunk_being_written_returns_at_once_and_writes_nothing(
     first = _chunks(run)[0]
     with row_locked(MatchChunk, first.pk):
         assert match_chunk_process(chunk_id=first.pk) == 0
-    assert MatchChunk.objects.get(pk=first.pk).attempts == 0
+    assert MatchChunk.objects.get(pk=first.pk).attempts == 1  # a skipped copy counts nothing
     assert not RowResult.objects.filter(run=run).exists()
     assert match_chunk_process(chunk_id=first.pk) == first.row_count
     assert MatchChunk.objects.get(pk=first.pk).status == MatchChunk.Status.DONE
