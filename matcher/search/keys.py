@@ -12,7 +12,6 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Length
 
 from matcher.engine.normalize import normalize_artists, normalize_title, translit
 from matcher.engine.score import ONE_EDIT_MIN_LEN, one_edit
@@ -176,20 +175,38 @@ def one_typo_keys(
                 )
                 near += cur.fetchall()
     else:
-        terms = SearchTerm.objects.using(using).filter(field=field_name)
+        # The statements the ORM would build (key__in; length, key__startswith, key__endswith),
+        # written out: built by the ORM once per key, they cost more than SQLite takes to answer
+        # them, and were most of a chunk's time on the embedded default.
+        connection = connections[using]
+        like = connection.ops.prep_for_like_query
+        table = connection.ops.quote_name(SearchTerm._meta.db_table)
         variants = sorted(origins)
-        for i in range(0, len(variants), 500):
-            for key in terms.filter(key__in=variants[i : i + 500]).values_list("key", flat=True):
-                near += [(k, key) for k in origins[key]]
-        for k in long:
-            half = len(k) // 2
-            rows = (
-                terms.annotate(n=Length("key"))
-                .filter(n__gte=len(k) - 1, n__lte=len(k) + 1)
-                .filter(Q(key__startswith=k[:half]) | Q(key__endswith=k[half + 1 :]))
-                .values_list("key", flat=True)[: 2 * HALF_CAP]
-            )
-            near += [(k, key) for key in rows]
+        with connection.cursor() as cur:
+            for i in range(0, len(variants), 500):
+                part = variants[i : i + 500]
+                cur.execute(
+                    f"SELECT key FROM {table} WHERE field = %s "  # noqa: S608
+                    f"AND key IN ({', '.join(['%s'] * len(part))})",
+                    [field_name, *part],
+                )
+                near += [(k, key) for (key,) in cur.fetchall() for k in origins[key]]
+            for k in long:
+                half = len(k) // 2
+                cur.execute(
+                    f"SELECT key FROM {table} WHERE field = %s "  # noqa: S608
+                    "AND length(key) >= %s AND length(key) <= %s "
+                    "AND (key LIKE %s ESCAPE '\\' OR key LIKE %s ESCAPE '\\') LIMIT %s",
+                    [
+                        field_name,
+                        len(k) - 1,
+                        len(k) + 1,
+                        like(k[:half]) + "%",
+                        "%" + like(k[half + 1 :]),
+                        2 * HALF_CAP,
+                    ],
+                )
+                near += [(k, key) for (key,) in cur.fetchall()]
     for k, key in near:
         if key != k and one_edit(k, key):
             found.setdefault(k, set()).add(key)
