@@ -18,8 +18,10 @@ cumulative and by own time. --rows N keeps the catalog's first N rows.
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,6 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="trainwatch-bench-demo-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     vendor = _environment(work)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
