@@ -1,7 +1,8 @@
 """Settings for trainwatch, read from the environment (12-factor).
 
-With no environment at all the service runs on the embedded default: a SQLite file under var/
-and Celery tasks executed in-process. Set DATABASE_URL and REDIS_URL for the production stack.
+With no environment at all the service runs on the embedded default: a SQLite database and a
+SQLite Celery broker under var/, served by the worker .ci/serve starts. Set DATABASE_URL and
+REDIS_URL for the production stack.
 """
 
 from __future__ import annotations
@@ -131,8 +132,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (web, in-process tasks) share the file: wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The web server and the worker write the same file. WAL lets readers go on while one
+    # writes; a writer waits up to `timeout` seconds for the other (the busy timeout) instead
+    # of failing, and IMMEDIATE transactions take the write lock when they begin, so that a
+    # transaction that read first never fails to upgrade its lock ("database is locked"
+    # without waiting). synchronous=NORMAL is safe from corruption in WAL mode.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=30,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 
@@ -193,11 +202,18 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Celery. Without REDIS_URL tasks run in-process (eagerly), so the embedded default needs no
-# broker. With it, chunk tasks go to workers through Redis.
+# Celery. Tasks always go through a broker to a worker, on every set-up: with REDIS_URL (or
+# CELERY_BROKER_URL) the workers take them from Redis; without (the embedded default) from a
+# SQLite file beside the database, through kombu's SQLAlchemy transport, which needs no server
+# (.ci/serve starts the worker). Tests run tasks in-process (tests/conftest.py).
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL) or "memory://"
-CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or env_str("CELERY_BROKER_URL"))
+EMBEDDED_BROKER = not (REDIS_URL or env_str("CELERY_BROKER_URL"))
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL) or (
+    f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite'}"
+)
+if EMBEDDED_BROKER:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -208,13 +224,19 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900)
-# Longer than the longest task, so Redis does not redeliver a chunk that is still running.
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300)
-}
-# Several deployments (or test runs) can share one Redis: each keeps to its own keys.
-if env_str("CELERY_KEY_PREFIX"):
-    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_KEY_PREFIX")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
+if EMBEDDED_BROKER:
+    # The SQLAlchemy transport passes its options to create_engine: only engine arguments.
+    # The web server and the worker share the broker file too: wait for its lock, do not fail.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
+else:
+    # Longer than the longest task, so Redis does not redeliver a chunk that is still running.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300)
+    }
+    # Several deployments (or test runs) can share one Redis: each keeps to its own keys.
+    if env_str("CELERY_KEY_PREFIX"):
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_KEY_PREFIX")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"matcher.tasks.match_chunk": {"queue": "matching"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

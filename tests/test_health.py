@@ -30,7 +30,8 @@ def test_healthz_is_503_when_the_broker_is_unreachable(client, settings, monkeyp
 
 
 @pytest.mark.django_db
-def test_healthz_says_in_process_on_the_embedded_default(client, settings):
+def test_healthz_says_in_process_when_tasks_run_in_process(client, settings):
+    # As in tests: the embedded default has a broker (SQLite), checked as any other.
     settings.CELERY_TASK_ALWAYS_EAGER = True
     response = client.get(reverse("healthz"))
     assert response.status_code == 200

@@ -1,8 +1,9 @@
 """manage.py match_catalog CATALOG_FILE --org ORG_SLUG [--datasets SLUG,SLUG] --out REPORT.csv
 
-Uploads the file as the organization, runs the same match pipeline as the web upload (through
-Celery: in-process on the embedded default, on workers when REDIS_URL is set), waits for it and
-writes the same CSV the web page downloads. Exit status 1 with a one-line message on bad input.
+Uploads the file as the organization, runs the same match pipeline as the web upload (the same
+Celery tasks: in this process on the embedded default, on workers when REDIS_URL is set), waits
+for it and writes the same CSV the web page downloads. Exit status 1 with a one-line message on
+bad input.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import organization_get_or_create
+from config.celery import app
 from matcher.models import Dataset, MatchRun
 from matcher.reports.exports import report_csv_write
 from matcher.runs.services import MatchRunError, match_run_start
@@ -34,6 +37,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.EMBEDDED_BROKER:
+            # On the embedded default no worker need be running (.ci/serve starts one only
+            # beside the web server), and this command waits for the run anyway: it runs the
+            # tasks itself, in this process.
+            app.conf.task_always_eager = True
         path: Path = options["catalog_file"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
