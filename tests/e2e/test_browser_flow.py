@@ -216,7 +216,31 @@ def test_owner_uploads_matches_reviews_exports_and_searches(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:2] == ("catalog_row", "status")
     assert len({r[0] for r in rows[1:]}) == e2e_catalog.rows
+    figures_sheet = {
+        r[0]: r[1] for r in workbook["Summary"].iter_rows(values_only=True) if len(r) > 1 and r[0]
+    }
     workbook.close()
+
+    # The figures of this run agree across the page, the API (as the browser's session reads
+    # it), the CSV and the XLSX (issue 17: "507 of 4,600 found", "506 rows", 524 vs 525).
+    api = page.request.get(reverse("api-run-report", args=[run.pk])).json()
+    headline = page.locator("#fig-headline").inner_text()
+    assert headline.startswith(f"{api['matched']:,} of {api['rows']:,} catalog rows found"), (
+        headline,
+        api["matched"],
+    )
+    assert api["headline"] == headline
+    csv_found = {line["catalog_row"] for line in lines if line["status"] == "matched"}
+    csv_match_lines = [line for line in lines if line["dataset_track_id"]]
+    assert len(csv_found) == api["matched"] == figures_sheet["Rows found"]
+    assert len(csv_match_lines) == api["match_lines"] == figures_sheet["Match lines"]
+    assert len(lines) == api["lines"] == figures_sheet["Report lines"]
+    assert api["matches"] == figures_sheet["Matches"]
+    for d in api["datasets"]:
+        in_csv = {line["catalog_row"] for line in lines if line["dataset"] == d["slug"]}
+        assert len(in_csv) == d["found"], (d["slug"], len(in_csv), d["found"])
+        row_text = page.locator("tr", has_text=d["name"]).first.inner_text()
+        assert f"{d['found']:,}" in row_text, (d["slug"], row_text)
     printable = _download(page, "Printable report", tmp_path)
     assert printable.name.endswith(".html")
     report = printable.read_text(encoding="utf-8")

@@ -459,7 +459,7 @@ def test_a_real_export_is_accounted_for_row_by_row(
     assert matched + unmatched + invalid == run.catalog.row_count == 14
     assert run.catalog.mojibake_repaired >= 0
     page = text(alice_client.get(response["Location"]))
-    assert f"<strong>{matched}</strong> of 14" in page
+    assert f"{matched} of 14 catalog rows found in at least one dataset" in page
 
 
 def test_the_mapping_page_of_a_confirmed_upload_leads_to_its_run(
