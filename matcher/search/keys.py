@@ -62,10 +62,15 @@ def credited_besides_first(keys: Sequence[str], *, vendor: str) -> Q | RawSQL:
     default, small datasets) patterns on artists_norm, read by scanning the table.
     """
     if vendor == "postgresql":
-        # fixed SQL; the keys are parameters
+        # The GIN lookup is an ARRAY(subquery), an init plan the planner costs on its own: as a
+        # plain condition under the search's LIMIT, PostgreSQL chose to walk a key index and
+        # filter, expecting to meet 11 matches early (estimate 60,764 tracks, real 2): over a
+        # minute per query on the 22M tracks (bench_search, 2026-12-08), where the bitmap scan
+        # of track_other_credits takes milliseconds. Fixed SQL; the keys are parameters.
         return RawSQL(  # noqa: S611
-            f"{HAS_OTHER_CREDITS_SQL} AND {OTHER_CREDITS_SQL} && %s::text[] "
-            "AND NOT (artist_key = ANY(%s::text[]))",
+            '"matcher_datasettrack"."id" = ANY(ARRAY(SELECT id FROM matcher_datasettrack '  # noqa: S608
+            f"WHERE {HAS_OTHER_CREDITS_SQL} AND {OTHER_CREDITS_SQL} && %s::text[])) "
+            'AND NOT ("matcher_datasettrack"."artist_key" = ANY(%s::text[]))',
             (list(keys), list(keys)),
             output_field=BooleanField(),
         )
