@@ -745,6 +745,7 @@ class DiffLine:
     match_pk: int | None
     old_kind: str = ""
     old_confidence: int | None = None
+    dataset_name: str = ""  # the display name of the dataset of key[1] (its slug)
 
 
 @dataclass
@@ -756,13 +757,15 @@ class RunDiff:
     unchanged: list[DiffLine]
     versions_before: dict[str, int]
     versions_after: dict[str, int]
+    names: dict[str, str] = field(default_factory=dict)  # dataset slug -> display name
 
     @property
     def version_changes(self) -> list[tuple[str, int | None, int | None]]:
-        """(dataset slug, version before, version after) for each dataset whose version changed."""
+        """(dataset display name, version before, version after) for each dataset whose
+        version changed."""
         slugs = set(self.versions_before) | set(self.versions_after)
         return [
-            (s, self.versions_before.get(s), self.versions_after.get(s))
+            (self.names.get(s, s), self.versions_before.get(s), self.versions_after.get(s))
             for s in sorted(slugs)
             if self.versions_before.get(s) != self.versions_after.get(s)
         ]
@@ -810,4 +813,15 @@ def run_diff(run: MatchRun, previous: MatchRun) -> RunDiff:
     def versions(r: MatchRun) -> dict[str, int]:
         return dict(r.dataset_versions.values_list("dataset__slug", "number"))
 
-    return RunDiff(run, previous, new, gone, unchanged, versions(previous), versions(run))
+    names = dict(
+        Dataset.objects.filter(
+            versions__in=[*previous.dataset_versions.all(), *run.dataset_versions.all()]
+        )
+        .distinct()
+        .values_list("slug", "name")
+    )
+    for line in [*new, *gone, *unchanged]:
+        line.dataset_name = names.get(line.key[1], line.key[1])
+    return RunDiff(
+        run, previous, new, gone, unchanged, versions(previous), versions(run), names=names
+    )

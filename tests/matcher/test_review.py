@@ -321,7 +321,7 @@ def test_re_run_diff_lists_new_gone_and_unchanged_pairs(built, rita):
     ]
     verdicts = {line.key: line.verdict for line in diff.unchanged}
     assert verdicts[(2, "beta", "b-1")] == "confirmed"
-    assert diff.version_changes == [("alpha", 1, 2)]
+    assert diff.version_changes == [("Alpha Set", 1, 2)]  # by display name (issue 17)
 
 
 def test_re_run_diff_page_shows_the_counts(built, client, bob):
@@ -331,7 +331,8 @@ def test_re_run_diff_page_shows_the_counts(built, client, bob):
     assert '<strong class="diff-new" id="diff-new">1</strong>' in body
     assert '<strong class="diff-gone" id="diff-gone">1</strong>' in body
     assert '<strong id="diff-unchanged">3</strong>' in body
-    assert "alpha (v1 → v2)" in body
+    assert "Alpha Set (v1 → v2)" in body  # datasets by display name on every page (issue 17)
+    assert "<td>Alpha Set</td>" in body and "<td>alpha</td>" not in body
     first = client.get(reverse("run-diff", args=[built.run.pk])).content.decode()
     assert "nothing to compare it with" in first
 
