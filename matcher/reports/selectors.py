@@ -810,18 +810,19 @@ def run_diff(run: MatchRun, previous: MatchRun) -> RunDiff:
             line.old_kind, line.old_confidence = old.kind, old.confidence
             unchanged.append(line)
 
-    def versions(r: MatchRun) -> dict[str, int]:
-        return dict(r.dataset_versions.values_list("dataset__slug", "number"))
+    names: dict[str, str] = {}
 
-    names = dict(
-        Dataset.objects.filter(
-            versions__in=[*previous.dataset_versions.all(), *run.dataset_versions.all()]
-        )
-        .distinct()
-        .values_list("slug", "name")
-    )
+    def versions(r: MatchRun) -> dict[str, int]:
+        numbers = {}
+        for slug, name, number in r.dataset_versions.values_list(
+            "dataset__slug", "dataset__name", "number"
+        ):
+            numbers[slug], names[slug] = number, name
+        return numbers
+
+    before_versions, after_versions = versions(previous), versions(run)
     for line in [*new, *gone, *unchanged]:
         line.dataset_name = names.get(line.key[1], line.key[1])
     return RunDiff(
-        run, previous, new, gone, unchanged, versions(previous), versions(run), names=names
+        run, previous, new, gone, unchanged, before_versions, after_versions, names=names
     )
