@@ -32,7 +32,7 @@ from matcher.engine.normalize import NORMALIZER_VERSION
 from matcher.models import Match, MatchRun, Verdict, VerdictEvent
 from matcher.reports import wording
 from matcher.reports.printable import report_html_chunks
-from matcher.reports.selectors import ReportLine, report_lines, report_summary
+from matcher.reports.selectors import RUN_FIGURES, ReportLine, report_lines, report_summary
 
 # The command-line contract's columns come first and keep their names and order.
 CONTRACT_COLUMNS = (
@@ -236,21 +236,8 @@ def _table_sheet(wb: Workbook, title: str, columns: tuple[str, ...]) -> Any:
     return ws
 
 
-# The Summary sheet's figures, in order (a cancelled run's rows not reached only when some are).
-SUMMARY_FIGURES = (
-    "rows",
-    "matched",
-    "found_duplicates",
-    "unmatched",
-    "invalid",
-    "unchecked",
-    "matches",
-    "match_lines",
-    "lines",
-    "reviewed",
-    "confirmed",
-    "confirmed_rows",
-)
+# The Summary sheet's figures, in order (selectors.RUN_FIGURES: the API's too).
+SUMMARY_FIGURES = RUN_FIGURES
 
 
 def report_xlsx_write(run: MatchRun, target: Any) -> dict[str, int]:

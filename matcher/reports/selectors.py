@@ -186,6 +186,24 @@ class ReportSummary:
         return text + f"), {counted(self.lines, 'line')} in all"
 
 
+# The run-wide figures of report_summary, in the order the XLSX Summary sheet lists them and
+# the API's report gives them (a cancelled run's rows not reached only when some are).
+RUN_FIGURES = (
+    "rows",
+    "matched",
+    "found_duplicates",
+    "unmatched",
+    "invalid",
+    "unchecked",
+    "matches",
+    "match_lines",
+    "lines",
+    "reviewed",
+    "confirmed",
+    "confirmed_rows",
+)
+
+
 # The figures the run page defines, in its order (wording.FIGURES says what each counts).
 PAGE_FIGURES = (
     "rows",
